@@ -1,0 +1,1 @@
+"""Critical Friend: a chat bot that walks social workers through reflective practice."""

@@ -1,0 +1,116 @@
+"""The composition root: turns a `Config` into a running service.
+
+Every expected start-up failure becomes a `StartupError` with a sentence for a
+person; the command line prints it and exits with code 2.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlalchemy import Engine
+
+from bot.config import Config
+from bot.dialogues import Catalog, load_catalog
+from bot.service import ConversationService
+from bot.store.crypto import KEYS_ENV, Cipher, KeyringError, keys_from_env, load_or_create_key_file
+from bot.store.db import DatabaseError, open_engine, sqlite_path, upgrade
+from bot.store.repository import Store
+
+log = logging.getLogger(__name__)
+KEY_FILE_NAME = "secret.key"
+
+
+class StartupError(Exception):
+    """Something a person must fix before the bot can start; the message says what."""
+
+
+@dataclass(slots=True)
+class App:
+    config: Config
+    store: Store
+    catalog: Catalog
+    service: ConversationService
+
+    def close(self) -> None:
+        self.store.dispose()
+
+
+def key_file_for(database_url: str) -> Path | None:
+    path = sqlite_path(database_url)
+    return path.parent / KEY_FILE_NAME if path is not None else None
+
+
+def load_cipher(
+    config: Config,
+    environ: Mapping[str, str],
+    announce: Callable[[str], None],
+) -> Cipher:
+    keys = keys_from_env(dict(environ))
+    if not keys:
+        key_file = key_file_for(config.database_url)
+        if key_file is None:
+            raise StartupError(
+                f"{KEYS_ENV} is not set. A shared database needs its encryption keys from the "
+                "environment: make one with `critical-friend keys generate`."
+            )
+        try:
+            keys, created = load_or_create_key_file(key_file)
+        except OSError as error:
+            raise StartupError(f"cannot create the key file {key_file}: {error.strerror}") from None
+        except KeyringError as error:
+            raise StartupError(str(error)) from None
+        if created:
+            announce(
+                f"Created an encryption key for your reflections at {key_file} (readable only by you). "
+                f"Keep it safe: without it your journal cannot be read. To use your own keys, set {KEYS_ENV}."
+            )
+    try:
+        return Cipher(keys)
+    except KeyringError as error:
+        raise StartupError(f"{KEYS_ENV}: {error}") from None
+
+
+def open_database(config: Config) -> Engine:
+    try:
+        engine = open_engine(config.database_url)
+        upgrade(engine)
+    except DatabaseError as error:
+        raise StartupError(f"database {_safe_url(config.database_url)}: {error}") from None
+    return engine
+
+
+def build_app(
+    config: Config,
+    *,
+    environ: Mapping[str, str] | None = None,
+    announce: Callable[[str], None] | None = None,
+) -> App:
+    env = os.environ if environ is None else environ
+    say = announce or (lambda text: print(text, file=sys.stderr))
+    engine = open_database(config)
+    cipher = load_cipher(config, env, say)
+    catalog = load_catalog([config.dialogues_dir])
+    for problem in catalog.problems:
+        # A broken dialogue file must not stop the others; its author sees why.
+        say(f"{problem} (this dialogue is left out until it is fixed)")
+    store = Store(engine, cipher)
+    service = ConversationService(
+        store, catalog, max_answer_chars=config.settings.max_answer_chars
+    )
+    return App(config=config, store=store, catalog=catalog, service=service)
+
+
+def _safe_url(url: str) -> str:
+    """The URL without its password, for messages."""
+    from sqlalchemy.engine import make_url
+
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:  # noqa: BLE001 - a malformed URL is reported by the caller anyway
+        return "(unreadable URL)"

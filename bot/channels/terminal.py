@@ -1,0 +1,120 @@
+"""The terminal channel: a reflection at the command line, for people or for programs.
+
+Human mode prints questions with numbered options and reads answers at a `>`
+prompt. `--json` mode prints one JSON object per line (`message` and `prompt`)
+and reads one reply per line, so scripts and tests can drive a whole reflection.
+
+Stdin is read on a daemon thread: a blocked read never keeps the process alive
+after Ctrl-C, and undecodable bytes are replaced rather than crashing the loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import json
+import sys
+import threading
+import uuid
+from collections.abc import Awaitable, Callable
+from typing import TextIO
+
+from bot.messages import Incoming, IncomingKind, Outgoing, Reply, UserRef
+
+Handler = Callable[[Incoming], Awaitable[Reply]]
+_EOF = None
+
+
+class TerminalChannel:
+    def __init__(
+        self,
+        handle: Handler,
+        user: UserRef,
+        *,
+        json_mode: bool = False,
+        stdin: TextIO | None = None,
+        stdout: TextIO | None = None,
+    ) -> None:
+        self._handle = handle
+        self._user = user
+        self._json = json_mode
+        self._stdin = stdin or _binary_safe_stdin()
+        self._stdout = stdout or sys.stdout
+        self._reply_token: str | None = None
+
+    async def run(self, dialogue: str | None = None) -> None:
+        lines: asyncio.Queue[str | None] = asyncio.Queue()
+        loop = asyncio.get_running_loop()
+        reader = threading.Thread(target=self._read_lines, args=(loop, lines), daemon=True)
+        reader.start()
+        try:
+            await self._send(IncomingKind.START, dialogue or "")
+            while True:
+                self._prompt()
+                line = await lines.get()
+                if line is _EOF:
+                    await self._leave()
+                    return
+                await self._send(IncomingKind.TEXT, line.rstrip("\r\n"), bound=True)
+        except asyncio.CancelledError:
+            # Ctrl-C: the last turn is already saved; say so and leave like a pause.
+            await asyncio.shield(self._leave())
+            raise
+
+    async def _leave(self) -> None:
+        if not self._json:
+            self._stdout.write("\n")
+        await self._send(IncomingKind.LEAVE, "")
+
+    async def _send(self, kind: IncomingKind, text: str, *, bound: bool = False) -> None:
+        incoming = Incoming(
+            event_id=f"terminal-{uuid.uuid4()}",
+            user=self._user,
+            kind=kind,
+            text=text,
+            in_reply_to=self._reply_token if bound else None,
+        )
+        reply = await self._handle(incoming)
+        for message in reply.messages:
+            self._show(message)
+            if message.reply_token is not None:
+                self._reply_token = message.reply_token
+
+    def _show(self, message: Outgoing) -> None:
+        if self._json:
+            record = {
+                "type": "message",
+                "text": message.text,
+                "choices": [{"value": c.value, "label": c.label} for c in message.choices],
+            }
+            self._stdout.write(json.dumps(record, ensure_ascii=False) + "\n")
+        else:
+            self._stdout.write("\n" + message.text + "\n")
+            for number, choice in enumerate(message.choices, start=1):
+                self._stdout.write(f"  {number}. {choice.label}\n")
+            if message.footer:
+                self._stdout.write(f"({message.footer})\n")
+        self._stdout.flush()
+
+    def _prompt(self) -> None:
+        self._stdout.write('{"type": "prompt"}\n' if self._json else "> ")
+        self._stdout.flush()
+
+    def _read_lines(self, loop: asyncio.AbstractEventLoop, lines: asyncio.Queue[str | None]) -> None:
+        try:
+            for line in self._stdin:
+                loop.call_soon_threadsafe(lines.put_nowait, line)
+        except (OSError, ValueError):
+            pass  # the terminal went away; treat it as the end of input
+        finally:
+            try:
+                loop.call_soon_threadsafe(lines.put_nowait, _EOF)
+            except RuntimeError:
+                pass  # the loop already closed: we are exiting anyway
+
+
+def _binary_safe_stdin() -> TextIO:
+    """Stdin as text that never raises on invalid UTF-8 (bad bytes become U+FFFD)."""
+    if isinstance(sys.stdin, io.TextIOWrapper):
+        sys.stdin.reconfigure(encoding="utf-8", errors="replace")
+    return sys.stdin

@@ -1,0 +1,196 @@
+"""The `critical-friend` command line.
+
+Exit codes: 0 done, 1 a check found problems, 2 something must be fixed first
+(configuration, database, keys, usage). Expected failures print one sentence,
+never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import getpass
+import io
+import logging
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from bot import journal
+from bot.app import App, StartupError, build_app, open_database
+from bot.channels.terminal import TerminalChannel
+from bot.config import ConfigError, load_config
+from bot.dialogues.loader import DialogueError, dialogue_files, load_dialogue
+from bot.messages import UserRef
+from bot.store.crypto import KEYS_ENV, generate_key
+from bot.store.rotation import rotate_keys
+
+EXIT_OK, EXIT_PROBLEMS, EXIT_FIX_FIRST = 0, 1, 2
+
+
+def parser() -> argparse.ArgumentParser:
+    top = argparse.ArgumentParser(
+        prog="critical-friend",
+        description="A critical friend for reflective practice in social work.",
+    )
+    top.add_argument("--config", type=Path, help="config file (default: $CRITICAL_FRIEND_CONFIG, or none)")
+    top.add_argument("--db", metavar="URL", help="database URL (sqlite:///PATH or postgresql://...)")
+    commands = top.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    chat = commands.add_parser("chat", help="reflect in this terminal")
+    chat.add_argument("--dialogue", metavar="ID", help="start this reflective model directly (e.g. gibbs)")
+    _user_option(chat)
+    chat.add_argument("--json", action="store_true", help="one JSON object per line, for programs")
+
+    run = commands.add_parser("run", help="start the bot's enabled channels (for now: this terminal)")
+    _user_option(run)
+
+    journal_cmd = commands.add_parser("journal", help="list your reflections, or show one")
+    journal_cmd.add_argument("action", nargs="?", choices=["list", "show"], default="list")
+    journal_cmd.add_argument("id", nargs="?", type=int, help="the reflection to show")
+    _user_option(journal_cmd)
+    journal_cmd.add_argument("--format", choices=["text", "markdown", "json"], default="text")
+
+    dialogues = commands.add_parser("dialogues", help="work with dialogue files")
+    dialogue_actions = dialogues.add_subparsers(dest="action", required=True, metavar="ACTION")
+    check = dialogue_actions.add_parser("check", help="check dialogue files; prints file:line: problem")
+    check.add_argument("paths", nargs="*", type=Path, help="files or folders (default: dialogues/)")
+
+    db = commands.add_parser("db", help="database maintenance")
+    db_actions = db.add_subparsers(dest="action", required=True, metavar="ACTION")
+    db_actions.add_parser("upgrade", help="apply database migrations (also done at every start)")
+
+    keys = commands.add_parser("keys", help="encryption keys")
+    key_actions = keys.add_subparsers(dest="action", required=True, metavar="ACTION")
+    key_actions.add_parser("generate", help="print a new key for CRITICAL_FRIEND_SECRET_KEYS")
+    key_actions.add_parser("rotate", help="re-encrypt everything with the newest key")
+    return top
+
+
+def _user_option(command: argparse.ArgumentParser) -> None:
+    command.add_argument(
+        "--user",
+        metavar="NAME",
+        help="who is reflecting: a name (default: your login) or telegram:ID / slack:TEAM:USER",
+    )
+
+
+def user_from(spec: str | None) -> UserRef:
+    if spec:
+        return UserRef.parse(spec)
+    name = _login_name()
+    return UserRef(channel="terminal", external_id=name, display_name=name.capitalize())
+
+
+def _login_name() -> str:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return "me"
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    _utf8_output()
+    args = parser().parse_args(argv)
+    try:
+        return _dispatch(args)
+    except ConfigError as error:
+        for problem in error.problems:
+            print(problem, file=sys.stderr)
+        return EXIT_FIX_FIRST
+    except StartupError as error:
+        print(f"critical-friend: {error}", file=sys.stderr)
+        return EXIT_FIX_FIRST
+    except KeyboardInterrupt:
+        return EXIT_OK
+
+
+def _dispatch(args: argparse.Namespace) -> int:
+    if args.command == "dialogues":
+        return _check_dialogues(args.paths)
+    if args.command == "keys" and args.action == "generate":
+        print(generate_key())
+        print(f"Add it to the front of {KEYS_ENV} (comma-separated, newest first).", file=sys.stderr)
+        return EXIT_OK
+    config = load_config(args.config, database_url=args.db)
+    _configure_logging(config.settings.log_level)
+    if args.command == "db":
+        open_database(config).dispose()
+        print("The database is up to date.")
+        return EXIT_OK
+    app = build_app(config)
+    try:
+        if args.command in {"chat", "run"}:
+            return _chat(app, args)
+        if args.command == "journal":
+            return _journal(app, args)
+        if args.command == "keys":
+            count = rotate_keys(app.store.engine, app.store.cipher)
+            print(f"Re-encrypted {count} stored values with the newest key.")
+            return EXIT_OK
+    finally:
+        app.close()
+    return EXIT_FIX_FIRST
+
+
+def _chat(app: App, args: argparse.Namespace) -> int:
+    channel = TerminalChannel(
+        app.service.handle, user_from(args.user), json_mode=getattr(args, "json", False)
+    )
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(channel.run(getattr(args, "dialogue", None)))
+    return EXIT_OK
+
+
+def _journal(app: App, args: argparse.Namespace) -> int:
+    user = user_from(args.user)
+    if args.action == "show" or args.id is not None:
+        if args.id is None:
+            print("Which reflection? For example: critical-friend journal show 3", file=sys.stderr)
+            return EXIT_FIX_FIRST
+        record = asyncio.run(app.service.reflection(user, args.id))
+        if record is None:
+            print(f"There is no reflection {args.id} in this journal.", file=sys.stderr)
+            return EXIT_PROBLEMS
+        print(journal.render_one(record, app.catalog, args.format))
+        return EXIT_OK
+    entries = asyncio.run(app.service.journal(user))
+    print(journal.render_list(entries, app.catalog, args.format))
+    return EXIT_OK
+
+
+def _check_dialogues(paths: list[Path]) -> int:
+    from bot.config import PROJECT_DIALOGUES
+
+    files = dialogue_files(paths or [PROJECT_DIALOGUES])
+    problems = 0
+    for file in files:
+        try:
+            load_dialogue(file)
+        except DialogueError as error:
+            for problem in error.problems:
+                print(problem)
+                problems += 1
+    if problems:
+        print(f"{problems} problem(s) in {len(files)} file(s).", file=sys.stderr)
+        return EXIT_PROBLEMS
+    print(f"{len(files)} dialogue file(s) checked: all good.", file=sys.stderr)
+    return EXIT_OK
+
+
+def _configure_logging(level: str) -> None:
+    logging.basicConfig(
+        level=getattr(logging, level.upper()),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+
+
+def _utf8_output() -> None:
+    # Emoji and right-to-left text must print intact even under a C locale.
+    for stream in (sys.stdout, sys.stderr):
+        if isinstance(stream, io.TextIOWrapper) and stream.encoding.lower() != "utf-8":
+            stream.reconfigure(encoding="utf-8", errors="replace")
+    os.environ.setdefault("PYTHONIOENCODING", "utf-8")

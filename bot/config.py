@@ -1,0 +1,147 @@
+"""Loading and validating configuration: a YAML file (optional) plus the environment.
+
+With no file at all the bot runs on its embedded default: the terminal channel and a
+SQLite database in the user's data folder. Every problem is reported as one line,
+`file:line: key: what is wrong`, and the command line exits with code 2.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import platformdirs
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from bot.yamlsource import Located, Problem, YamlError, load_file, validation_problems
+
+CONFIG_ENV = "CRITICAL_FRIEND_CONFIG"
+DATABASE_ENV = "CRITICAL_FRIEND_DATABASE_URL"
+HOME_ENV = "CRITICAL_FRIEND_HOME"  # where the default database and key file live
+PROJECT_DIALOGUES = Path(__file__).resolve().parent.parent / "dialogues"
+_VARIABLE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+
+
+class ConfigError(Exception):
+    def __init__(self, problems: list[Problem]) -> None:
+        super().__init__("\n".join(str(p) for p in problems))
+        self.problems = problems
+
+
+class Settings(BaseModel):
+    """Everything `config.example.yaml` documents. Unknown keys are errors."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    database_url: str | None = None
+    dialogues_dir: Path | None = None
+    organisation_name: str = Field(default="Default organisation", min_length=1, max_length=200)
+    log_level: Literal["debug", "info", "warning", "error"] = "warning"
+    max_answer_chars: int = Field(default=20_000, ge=500, le=100_000)
+
+    @field_validator("database_url")
+    @classmethod
+    def _database_url_shape(cls, value: str | None) -> str | None:
+        if value is not None and not re.match(r"^(sqlite|postgresql)(\+\w+)?://", value):
+            raise ValueError("must start with sqlite:/// or postgresql://")
+        return value
+
+
+@dataclass(frozen=True, slots=True)
+class Config:
+    settings: Settings
+    source: str | None  # the file it came from, for messages
+    database_url: str
+    dialogues_dir: Path
+    home: Path
+
+    @property
+    def uses_default_database(self) -> bool:
+        return self.database_url == default_database_url(self.home)
+
+
+def default_home(environ: Mapping[str, str]) -> Path:
+    if environ.get(HOME_ENV):
+        return Path(environ[HOME_ENV]).expanduser()
+    return Path(platformdirs.user_data_dir("critical-friend", appauthor=False))
+
+
+def default_database_url(home: Path) -> str:
+    return f"sqlite:///{home / 'critical-friend.db'}"
+
+
+def load_config(
+    path: Path | None = None,
+    *,
+    environ: Mapping[str, str] | None = None,
+    database_url: str | None = None,
+) -> Config:
+    """Read the config file (if any), apply the environment and the command line."""
+    env = os.environ if environ is None else environ
+    if path is None and env.get(CONFIG_ENV):
+        path = Path(env[CONFIG_ENV])
+    settings = Settings()
+    source = None
+    if path is not None:
+        source = str(path)
+        settings = _read_settings(path, env)
+    home = default_home(env)
+    url = database_url or env.get(DATABASE_ENV) or settings.database_url or default_database_url(home)
+    dialogues = settings.dialogues_dir or PROJECT_DIALOGUES
+    if path is not None and not dialogues.is_absolute():
+        dialogues = path.parent / dialogues
+    return Config(settings=settings, source=source, database_url=url, dialogues_dir=dialogues, home=home)
+
+
+def _read_settings(path: Path, env: Mapping[str, str]) -> Settings:
+    if not path.exists():
+        raise ConfigError([Problem(str(path), 1, "the config file does not exist")])
+    try:
+        located = load_file(path)
+    except YamlError as error:
+        raise ConfigError(error.problems) from None
+    problems = list(located.duplicates)
+    data = located.data if located.data is not None else {}
+    if not isinstance(data, dict):
+        raise ConfigError([Problem(str(path), 1, "the config file must be a mapping of keys")])
+    data = _interpolate(data, (), located, env, problems)
+    if problems:
+        raise ConfigError(problems)
+    try:
+        return Settings.model_validate(data)
+    except ValidationError as error:
+        raise ConfigError(validation_problems(error, located)) from None
+
+
+def _interpolate(
+    value: Any,
+    path: tuple[str | int, ...],
+    located: Located,
+    env: Mapping[str, str],
+    problems: list[Problem],
+) -> Any:
+    """Replace `${VAR}` (or `${VAR:-default}`) in every string with the environment's value."""
+    if isinstance(value, dict):
+        return {k: _interpolate(v, (*path, str(k)), located, env, problems) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_interpolate(v, (*path, i), located, env, problems) for i, v in enumerate(value)]
+    if not isinstance(value, str):
+        return value
+
+    def substitute(match: re.Match[str]) -> str:
+        name, default = match.group(1), match.group(2)
+        if name in env:
+            return env[name]
+        if default is not None:
+            return default
+        key = ".".join(str(p) for p in path)
+        problems.append(
+            Problem(located.file, located.line_of(path), f"{key}: the environment variable {name} is not set")
+        )
+        return ""
+
+    return _VARIABLE.sub(substitute, value)

@@ -1,0 +1,115 @@
+"""What a reflective model looks like once loaded: plain, immutable, validated.
+
+The YAML format is documented for practitioners in `dialogues/README.md`. Unknown
+keys are errors so a typo ("promt:") never silently drops a question.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+END = "end"  # `next: end` finishes the reflection
+STEP_ID = re.compile(r"^[a-z][a-z0-9_]*$")
+PLACEHOLDER = re.compile(r"\{([a-z][a-z0-9_]*)\}")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
+
+
+class DialogueChoice(_Strict):
+    value: str = Field(min_length=1)
+    label: str = Field(min_length=1)
+    next: str | None = None  # branch to this step (or `end`) when chosen
+
+    @field_validator("value", mode="before")
+    @classmethod
+    def _value_as_text(cls, value: object) -> object:
+        # `value: 7` is natural to write; keep it as the text "7".
+        return str(value) if isinstance(value, int | float) and not isinstance(value, bool) else value
+
+
+class FollowUp(_Strict):
+    """One gentle probe when an answer is short or vague. Asked at most once per step."""
+
+    prompt: str = Field(min_length=1)
+    min_words: int = Field(default=6, ge=1, le=200)  # fewer words than this -> probe
+    when_vague: bool = True  # also probe "not sure", "fine", "n/a" ...
+
+
+class Step(_Strict):
+    id: str
+    prompt: str = Field(min_length=1)
+    stage: str | None = None
+    hint: str | None = None
+    follow_up: FollowUp | None = None
+    choices: tuple[DialogueChoice, ...] = ()
+    next: str | None = None
+    # Something the bot does with the answer besides keeping it.
+    # `check_in`: the choice values are days until a follow-up check-in ("none" for no).
+    action: Literal["check_in"] | None = None
+
+    @field_validator("id")
+    @classmethod
+    def _id_shape(cls, value: str) -> str:
+        if not STEP_ID.match(value):
+            raise ValueError(
+                "a step id uses lower-case letters, digits and underscores, starting with a letter"
+            )
+        if value == END:
+            raise ValueError("'end' is reserved for `next: end`")
+        return value
+
+    @property
+    def is_choice(self) -> bool:
+        return bool(self.choices)
+
+
+class Dialogue(_Strict):
+    id: str  # the file name without .yaml; set by the loader
+    title: str = Field(min_length=1)
+    description: str = Field(min_length=1)
+    minutes: int = Field(ge=1, le=240)
+    stages: dict[str, str] = Field(default_factory=dict)  # stage id -> label shown to the worker
+    intro: str | None = None
+    closing: str | None = None
+    summary: str | None = None  # `{step_id}` is replaced by that answer
+    listed: bool = True  # false: not offered in the menu (started by the scheduler or a friend)
+    steps: tuple[Step, ...] = Field(min_length=1)
+
+    def step(self, step_id: str) -> Step:
+        for step in self.steps:
+            if step.id == step_id:
+                return step
+        raise KeyError(step_id)
+
+    def has_step(self, step_id: str) -> bool:
+        return any(step.id == step_id for step in self.steps)
+
+    @property
+    def first_step(self) -> Step:
+        return self.steps[0]
+
+    def next_step_id(self, step: Step, choice: DialogueChoice | None = None) -> str:
+        """Where to go after `step`: a choice's branch, the step's `next`, or the following step."""
+        if choice is not None and choice.next:
+            return choice.next
+        if step.next:
+            return step.next
+        index = self.steps.index(step)
+        return self.steps[index + 1].id if index + 1 < len(self.steps) else END
+
+    def stage_label(self, step: Step) -> str | None:
+        if step.stage is None:
+            return None
+        return self.stages.get(step.stage, step.stage)
+
+    def stage_position(self, step: Step) -> tuple[int, int] | None:
+        """(1-based position, count) of the step's stage, for "Stage 3 of 6"."""
+        if step.stage is None or step.stage not in self.stages:
+            return None
+        order = list(self.stages)
+        return order.index(step.stage) + 1, len(order)

@@ -1,0 +1,580 @@
+"""The conversation engine: `step(state, incoming, context) -> Turn`.
+
+Pure on purpose: no I/O, no clock, no randomness. Time and fresh ids arrive in
+the `Context`; what should happen to the world leaves as `effects`. That makes
+every turn deterministic to test and safe to replay.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+
+from bot.dialogues import END, Catalog, Dialogue, Step
+from bot.dialogues.loader import fill_placeholders
+from bot.engine import wording
+from bot.engine.effects import (
+    AnswerSaved,
+    CheckInRequested,
+    Effect,
+    RunDiscarded,
+    RunFinished,
+    RunPaused,
+    RunResumed,
+    RunStarted,
+)
+from bot.engine.state import Mode, RunState, SessionState
+from bot.messages import (
+    Choice,
+    Command,
+    Incoming,
+    IncomingKind,
+    Outgoing,
+    UnknownCommand,
+    parse_command,
+)
+
+# About 3,000 words: far more than any one answer needs, small enough to store and
+# show comfortably. Longer messages are refused with a sentence, never cut silently.
+MAX_ANSWER_CHARS = 20_000
+MAX_DRAFTS_OFFERED = 3
+
+# Answers that say nothing yet; a step with a follow-up probes these once.
+VAGUE_ANSWERS = frozenset(
+    {
+        "idk", "i dont know", "dont know", "no idea", "not sure", "unsure", "dunno",
+        "fine", "ok", "okay", "alright", "good", "bad", "nothing", "none", "n/a", "na",
+        "same", "yes", "no", "maybe", "not really", "nothing really", "it was fine",
+    }
+)  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True)
+class Draft:
+    """A paused reflection the worker may pick up again."""
+
+    run: RunState
+    updated_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Context:
+    catalog: Catalog
+    now: datetime
+    new_run_key: str  # used only if this turn starts a reflection
+    drafts: tuple[Draft, ...] = ()  # paused reflections, newest first
+    display_name: str | None = None
+    max_answer_chars: int = MAX_ANSWER_CHARS
+
+
+@dataclass(slots=True)
+class Turn:
+    state: SessionState
+    replies: list[Outgoing] = field(default_factory=list)
+    effects: list[Effect] = field(default_factory=list)
+
+
+def step(state: SessionState, incoming: Incoming, context: Context) -> Turn:
+    """Work out the next state, what to say and what to do, for one incoming message."""
+    turn = _TurnBuilder(SessionState.from_json(state.to_json()), context)
+    turn.handle(incoming)
+    return Turn(state=turn.state, replies=turn.replies, effects=turn.effects)
+
+
+def current_question(state: SessionState) -> Outgoing | None:
+    """The open question, to show again after something that was not an answer."""
+    if state.mode is Mode.IDLE or not state.question:
+        return None
+    return Outgoing(
+        text=state.question,
+        choices=tuple(Choice(value=v, label=label) for v, label in state.pending),
+        reply_token=state.reply_token,
+    )
+
+
+def clean_text(text: str) -> str:
+    """Drop control characters (keeping line breaks and tabs) and undecodable bytes."""
+    kept = (
+        ch
+        for ch in text
+        if ch in "\n\t" or (unicodedata.category(ch) != "Cc" and ch != "\ufffd")
+    )
+    return "".join(kept).strip()
+
+
+def is_vague(text: str) -> bool:
+    normal = "".join(ch for ch in text.casefold() if ch.isalnum() or ch in " /")
+    return " ".join(normal.split()) in VAGUE_ANSWERS
+
+
+class _TurnBuilder:
+    def __init__(self, state: SessionState, context: Context) -> None:
+        self.state = state
+        self.context = context
+        self.replies: list[Outgoing] = []
+        self.effects: list[Effect] = []
+
+    # ---- entry -------------------------------------------------------------
+
+    def handle(self, incoming: Incoming) -> None:
+        if incoming.kind is IncomingKind.UNSUPPORTED:
+            self.say(wording.ONLY_TEXT)
+            self.reask()
+            return
+        if incoming.kind is IncomingKind.LEAVE:
+            if self.state.run is not None:
+                self.pause()
+            elif self.state.mode is Mode.CHOOSING:
+                self.state.mode = Mode.IDLE
+                self.state.pending = []
+            return
+        if incoming.kind is IncomingKind.START:
+            self.start(clean_text(incoming.text) or None, greet=True)
+            return
+        raw = incoming.text
+        text = clean_text(raw)
+        if incoming.kind is IncomingKind.TEXT:
+            command = parse_command(text)
+            if isinstance(command, UnknownCommand):
+                self.say(wording.unknown_command(command.name))
+                self.reask()
+                return
+            if command is not None:
+                self.command(command)
+                return
+        if incoming.in_reply_to is not None and incoming.in_reply_to != self.state.reply_token:
+            self.stale()
+            return
+        if raw.strip() and not text:
+            self.say(wording.UNREADABLE)
+            self.reask()
+            return
+        is_choice = incoming.kind is IncomingKind.CHOICE
+        mode = self.state.mode
+        if mode is Mode.IDLE:
+            self.start(None, greet=True)
+        elif mode is Mode.CHOOSING:
+            self.menu_choice(self.resolve(text, is_choice))
+        elif mode is Mode.CONFIRM_STOP:
+            self.stop_choice(self.resolve(text, is_choice))
+        else:
+            self.answer(text, is_choice)
+
+    # ---- commands ----------------------------------------------------------
+
+    def command(self, command: Command) -> None:
+        name = command.name
+        if name in {"reflect", "start", "menu"}:
+            self.start(command.argument or None, greet=False)
+        elif name == "help" or name == "journal":
+            # `journal` is answered by the service, which can read the store.
+            self.say(wording.HELP)
+            self.reask()
+        elif self.state.mode is Mode.CONFIRM_STOP:
+            if name == "pause":
+                self.keep_draft()
+            elif name == "stop":
+                self.reask()
+            else:
+                self.carry_on()
+        elif self.state.mode is not Mode.IN_RUN or self.state.run is None:
+            self.outside_run(name)
+        elif name == "back":
+            self.back()
+        elif name == "skip":
+            self.skip()
+        elif name == "pause":
+            self.pause()
+        elif name == "stop":
+            self.ask(wording.CONFIRM_STOP, _STOP_CHOICES, mode=Mode.CONFIRM_STOP)
+
+    def outside_run(self, name: str) -> None:
+        if name in {"pause", "stop"}:
+            if self.state.mode is Mode.CHOOSING:
+                self.close_menu()
+            else:
+                self.say(wording.NOTHING_TO_PAUSE if name == "pause" else wording.NOTHING_TO_STOP)
+        else:
+            self.reask()
+
+    # ---- starting, menus and drafts ----------------------------------------
+
+    def start(self, requested: str | None, *, greet: bool) -> None:
+        drafts = self.drafts_after_interruption()
+        if greet:
+            self.say(wording.greeting(self.context.display_name))
+        wanted = self.context.catalog.get(requested) if requested else None
+        if requested and wanted is None:
+            self.say(wording.unknown_model(requested))
+        if drafts:
+            self.offer_drafts(drafts, wanted)
+        elif wanted is not None:
+            self.start_run(wanted)
+        else:
+            self.show_menu()
+
+    def drafts_after_interruption(self) -> list[Draft]:
+        """An interrupted reflection (closed terminal, killed process) becomes a draft first."""
+        drafts = list(self.context.drafts)
+        run = self.state.run
+        if run is not None:
+            self.effects.append(RunPaused(run.key))
+            self.state.run = None
+            self.state.mode = Mode.IDLE
+            drafts = [Draft(run, self.context.now), *(d for d in drafts if d.run.key != run.key)]
+        return [d for d in drafts if self.context.catalog.get(d.run.dialogue_id)][:MAX_DRAFTS_OFFERED]
+
+    def offer_drafts(self, drafts: list[Draft], wanted: Dialogue | None) -> None:
+        newest = drafts[0]
+        newest_dialogue = self.context.catalog.dialogues[newest.run.dialogue_id]
+        text = wording.resume_offer(
+            newest_dialogue.title,
+            self.where(newest_dialogue, newest.run),
+            _when(newest.updated_at, self.context.now),
+        )
+        choices = []
+        for draft in drafts:
+            dialogue = self.context.catalog.dialogues[draft.run.dialogue_id]
+            label = wording.resume_choice(dialogue.title)
+            if len(drafts) > 1:
+                label += f" ({_when(draft.updated_at, self.context.now)})"
+            choices.append((f"resume:{draft.run.key}", label))
+        if wanted is not None:
+            choices.append((f"dialogue:{wanted.id}", f"Start {wanted.title}"))
+        else:
+            choices.append(("new", wording.NEW_REFLECTION))
+        choices.append(("later", wording.NOT_NOW))
+        self.ask(text, choices, mode=Mode.CHOOSING)
+
+    def show_menu(self) -> None:
+        listed = self.context.catalog.listed
+        if not listed:
+            self.say(wording.NO_MODELS)
+            self.state.mode = Mode.IDLE
+            self.state.pending = []
+            return
+        choices = [(f"dialogue:{d.id}", wording.model_label(d.title, d.minutes)) for d in listed]
+        self.ask(wording.CHOOSE_MODEL, choices, mode=Mode.CHOOSING)
+
+    def menu_choice(self, value: str | None) -> None:
+        if value is None:
+            self.say(wording.PICK_AN_OPTION)
+            self.reask()
+        elif value == "new":
+            self.show_menu()
+        elif value == "later":
+            self.close_menu()
+        elif value.startswith("dialogue:"):
+            dialogue = self.context.catalog.get(value.removeprefix("dialogue:"))
+            if dialogue is None:
+                self.show_menu()
+            else:
+                self.start_run(dialogue)
+        elif value.startswith("resume:"):
+            self.resume(value.removeprefix("resume:"))
+
+    def close_menu(self) -> None:
+        self.state.mode = Mode.IDLE
+        self.state.pending = []
+        self.say(wording.NOT_NOW_REPLY)
+
+    def start_run(self, dialogue: Dialogue) -> None:
+        run = RunState(
+            key=self.context.new_run_key,
+            dialogue_id=dialogue.id,
+            step_id=dialogue.first_step.id,
+            started_at=self.context.now.isoformat(),
+        )
+        self.state.run = run
+        self.effects.append(RunStarted(run.key, dialogue.id))
+        if dialogue.intro:
+            self.say(dialogue.intro)
+        self.ask_step(footer=wording.HOW_TO_PAUSE)
+
+    def resume(self, key: str) -> None:
+        draft = next((d for d in self.context.drafts if d.run.key == key), None)
+        if draft is None:
+            self.say(wording.STALE)
+            self.show_menu()
+            return
+        dialogue = self.context.catalog.dialogues[draft.run.dialogue_id]
+        self.state.run = RunState.from_json(draft.run.to_json())
+        self.effects.append(RunResumed(key))
+        self.say(wording.resumed(dialogue.title))
+        self.ask_step(footer=wording.HOW_TO_PAUSE)
+
+    # ---- answering ---------------------------------------------------------
+
+    def current(self) -> tuple[RunState, Dialogue, Step] | None:
+        run = self.state.run
+        if run is None:
+            return None
+        dialogue = self.context.catalog.get(run.dialogue_id)
+        if dialogue is None or not dialogue.has_step(run.step_id):
+            return None
+        return run, dialogue, dialogue.step(run.step_id)
+
+    def answer(self, text: str, is_choice: bool) -> None:
+        current = self.current()
+        if current is None:
+            self.lost_dialogue()
+            return
+        run, dialogue, step = current
+        if step.is_choice:
+            value = self.resolve(text, is_choice)
+            chosen = next((c for c in step.choices if c.value == value), None)
+            if chosen is None:
+                self.say(wording.PICK_AN_OPTION)
+                self.reask()
+                return
+            self.save(run, step, chosen.label)
+            if step.action == "check_in":
+                days = 0 if chosen.value == "none" else int(chosen.value)
+                self.effects.append(CheckInRequested(run.key, days))
+                if days:
+                    self.say(wording.check_in_booked(days))
+            self.advance(run, dialogue, step, dialogue.next_step_id(step, chosen))
+            return
+        if not text:
+            self.say(wording.EMPTY_ANSWER)
+            self.reask()
+            return
+        if len(text) > self.context.max_answer_chars:
+            self.say(wording.too_long(len(text), self.context.max_answer_chars))
+            self.reask()
+            return
+        if run.pending_answer is not None:
+            self.save(run, step, f"{run.pending_answer}\n\n{text}")
+        elif self.should_probe(run, step, text):
+            run.pending_answer = text
+            run.probed.append(step.id)
+            self.ask_step()
+            return
+        else:
+            self.save(run, step, text)
+        self.advance(run, dialogue, step, dialogue.next_step_id(step))
+
+    def should_probe(self, run: RunState, step: Step, text: str) -> bool:
+        probe = step.follow_up
+        if probe is None or step.id in run.probed or step.id in run.answers:
+            return False
+        return len(text.split()) < probe.min_words or (probe.when_vague and is_vague(text))
+
+    def save(self, run: RunState, step: Step, text: str) -> None:
+        run.pending_answer = None
+        run.answers[step.id] = text
+        if step.id in run.skipped:
+            run.skipped.remove(step.id)
+        self.effects.append(AnswerSaved(run.key, step.id, text))
+
+    def advance(self, run: RunState, dialogue: Dialogue, step: Step, next_id: str) -> None:
+        run.history.append(step.id)
+        if next_id == END:
+            self.finish(run, dialogue)
+            return
+        run.step_id = next_id
+        self.ask_step()
+
+    def skip(self) -> None:
+        current = self.current()
+        if current is None:
+            self.lost_dialogue()
+            return
+        run, dialogue, step = current
+        if run.pending_answer is not None:
+            self.save(run, step, run.pending_answer)
+        elif step.id not in run.answers and step.id not in run.skipped:
+            run.skipped.append(step.id)
+        if step.action == "check_in" and step.id not in run.answers:
+            self.effects.append(CheckInRequested(run.key, 0))
+        self.advance(run, dialogue, step, dialogue.next_step_id(step))
+
+    def back(self) -> None:
+        current = self.current()
+        if current is None:
+            self.lost_dialogue()
+            return
+        run, _dialogue, step = current
+        if run.pending_answer is not None:
+            # Back from a follow-up returns to its own question, keeping the first answer.
+            self.save(run, step, run.pending_answer)
+        elif not run.history:
+            self.say(wording.FIRST_QUESTION)
+            self.reask()
+            return
+        else:
+            run.step_id = run.history.pop()
+        self.ask_step()
+
+    def pause(self) -> None:
+        current = self.current()
+        run = self.state.run
+        if run is None:
+            return
+        where = self.where(current[1], run) if current else "this question"
+        self.effects.append(RunPaused(run.key))
+        self.state.run = None
+        self.state.mode = Mode.IDLE
+        self.state.pending = []
+        self.say(wording.paused(where))
+
+    def stop_choice(self, value: str | None) -> None:
+        if value == "keep":
+            self.keep_draft()
+        elif value == "discard":
+            run = self.state.run
+            if run is not None:
+                self.effects.append(RunDiscarded(run.key))
+            self.state.run = None
+            self.state.mode = Mode.IDLE
+            self.state.pending = []
+            self.say(wording.DISCARDED)
+        elif value == "continue":
+            self.carry_on()
+        else:
+            self.say(wording.PICK_AN_OPTION)
+            self.reask()
+
+    def keep_draft(self) -> None:
+        run = self.state.run
+        current = self.current()
+        if run is not None:
+            where = self.where(current[1], run) if current else "this question"
+            self.effects.append(RunPaused(run.key))
+            self.say(wording.kept_as_draft(where))
+        self.state.run = None
+        self.state.mode = Mode.IDLE
+        self.state.pending = []
+
+    def carry_on(self) -> None:
+        if self.state.run is None:
+            self.state.mode = Mode.IDLE
+            self.start(None, greet=False)
+            return
+        self.ask_step()
+
+    def finish(self, run: RunState, dialogue: Dialogue) -> None:
+        summary = self.summary(run, dialogue)
+        self.effects.append(RunFinished(run.key, summary))
+        self.say(summary)
+        self.say(fill_placeholders(dialogue.closing, run.answers) if dialogue.closing else wording.FINISHED)
+        self.state.run = None
+        self.state.mode = Mode.IDLE
+        self.state.pending = []
+
+    def summary(self, run: RunState, dialogue: Dialogue) -> str:
+        if dialogue.summary:
+            return fill_placeholders(dialogue.summary, run.answers)
+        lines = [f"Your reflection: {dialogue.title}"]
+        for item in dialogue.steps:
+            if item.id in run.answers:
+                label = dialogue.stage_label(item) or item.prompt.splitlines()[0]
+                lines.append(f"{label}: {run.answers[item.id]}")
+        return "\n\n".join(lines)
+
+    def lost_dialogue(self) -> None:
+        """The file behind a reflection was removed or broke: keep the draft, say so."""
+        run = self.state.run
+        if run is not None:
+            self.effects.append(RunPaused(run.key))
+        self.state.run = None
+        self.state.mode = Mode.IDLE
+        self.state.pending = []
+        self.say(
+            "I can't find the questions for this reflection right now, so I've kept what "
+            "you wrote as a draft. Please let whoever runs this bot know."
+        )
+
+    # ---- asking ------------------------------------------------------------
+
+    def ask_step(self, footer: str | None = None) -> None:
+        current = self.current()
+        if current is None:
+            self.lost_dialogue()
+            return
+        run, dialogue, step = current
+        heading = wording.stage_heading(
+            dialogue.stage_label(step) or dialogue.title, dialogue.stage_position(step)
+        )
+        if run.pending_answer is not None and step.follow_up is not None:
+            text = fill_placeholders(step.follow_up.prompt, run.answers)
+        else:
+            parts = [fill_placeholders(step.prompt, run.answers)]
+            if step.hint:
+                parts.append(fill_placeholders(step.hint, run.answers))
+            if step.id in run.answers and not step.is_choice:
+                parts.append(wording.earlier_answer(run.answers[step.id]))
+            text = "\n\n".join(parts)
+        choices = [(c.value, c.label) for c in step.choices]
+        self.ask(f"{heading}\n{text}", choices, mode=Mode.IN_RUN, footer=footer)
+
+    def ask(
+        self,
+        text: str,
+        choices: list[tuple[str, str]],
+        *,
+        mode: Mode,
+        footer: str | None = None,
+    ) -> None:
+        self.state.mode = mode
+        self.state.prompt_seq += 1
+        self.state.pending = list(choices)
+        self.state.question = text
+        question = current_question(self.state)
+        if question is not None:
+            self.replies.append(replace(question, footer=footer))
+
+    def reask(self) -> None:
+        """Show the open question again, with the same reply token."""
+        question = current_question(self.state)
+        if question is not None:
+            self.replies.append(question)
+
+    def stale(self) -> None:
+        if self.state.mode is Mode.IDLE:
+            self.say("That question has moved on, so I haven't changed anything.")
+            return
+        self.say(wording.STALE)
+        self.reask()
+
+    def say(self, text: str) -> None:
+        self.replies.append(Outgoing(text=text))
+
+    def resolve(self, text: str, is_choice: bool) -> str | None:
+        """The value of the option meant by a button, a number, a label or a value."""
+        pending = self.state.pending
+        if is_choice:
+            return text if any(v == text for v, _ in pending) else None
+        if text.isdigit() and 1 <= int(text) <= len(pending):
+            return pending[int(text) - 1][0]
+        wanted = text.casefold()
+        for value, label in pending:
+            if wanted in {value.casefold(), label.casefold()}:
+                return value
+        return None
+
+    def where(self, dialogue: Dialogue, run: RunState) -> str:
+        if not dialogue.has_step(run.step_id):
+            return "this question"
+        step = dialogue.step(run.step_id)
+        label = dialogue.stage_label(step)
+        if label:
+            return label
+        return f"question {dialogue.steps.index(step) + 1}"
+
+
+_STOP_CHOICES = [
+    ("keep", wording.KEEP_DRAFT),
+    ("discard", wording.DISCARD),
+    ("continue", wording.CARRY_ON),
+]
+
+
+def _when(moment: datetime, now: datetime) -> str:
+    days = (now.date() - moment.date()).days
+    if days <= 0:
+        return "from today"
+    if days == 1:
+        return "from yesterday"
+    return f"from {moment.strftime('%A')} {moment.day} {moment.strftime('%B')}"

@@ -1,0 +1,74 @@
+"""Conversation state: plain data, JSON in and out, so it can be stored and replayed."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from enum import Enum
+from typing import Any
+
+
+class Mode(str, Enum):
+    IDLE = "idle"  # nothing in progress
+    CHOOSING = "choosing"  # a menu is open: which model, or resume a draft
+    IN_RUN = "in_run"  # answering the questions of a reflection
+    CONFIRM_STOP = "confirm_stop"  # asked whether to keep or discard the draft
+
+
+@dataclass(slots=True)
+class RunState:
+    """One reflection in progress."""
+
+    key: str  # stable id of the conversation, given by the service
+    dialogue_id: str
+    step_id: str
+    started_at: str  # ISO 8601, UTC
+    answers: dict[str, str] = field(default_factory=dict)  # step id -> current text
+    skipped: list[str] = field(default_factory=list)
+    history: list[str] = field(default_factory=list)  # steps behind us, for `back`
+    probed: list[str] = field(default_factory=list)  # steps whose follow-up was asked
+    # The first answer to the current step while its follow-up question is open.
+    pending_answer: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> RunState:
+        return cls(**data)
+
+
+@dataclass(slots=True)
+class SessionState:
+    """Everything the engine knows about one worker between two messages."""
+
+    mode: Mode = Mode.IDLE
+    run: RunState | None = None
+    # Increases every time a question is asked; the question's reply token.
+    prompt_seq: int = 0
+    # The (value, label) pairs of the question on screen, so "2" or a label can be resolved.
+    pending: list[tuple[str, str]] = field(default_factory=list)
+    question: str = ""  # the open question's text, to show again after help or a slip
+
+    @property
+    def reply_token(self) -> str:
+        return f"q{self.prompt_seq}"
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "mode": self.mode.value,
+            "run": self.run.to_json() if self.run else None,
+            "prompt_seq": self.prompt_seq,
+            "pending": [list(pair) for pair in self.pending],
+            "question": self.question,
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> SessionState:
+        run = data.get("run")
+        return cls(
+            mode=Mode(data.get("mode", "idle")),
+            run=RunState.from_json(run) if run else None,
+            prompt_seq=int(data.get("prompt_seq", 0)),
+            pending=[(str(v), str(label)) for v, label in data.get("pending", [])],
+            question=str(data.get("question", "")),
+        )

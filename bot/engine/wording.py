@@ -1,0 +1,125 @@
+"""Everything the bot says outside the dialogue files, in one place to read and improve.
+
+Read by a tired professional after a hard day: warm, brief, plain English, no
+exclamation marks, and always a way to pause or stop.
+"""
+
+from __future__ import annotations
+
+HOW_TO_PAUSE = "You can type back, skip, pause or stop at any point, or help."
+
+HELP = (
+    "At any question you can type:\n"
+    "  back  - go to the previous question and change your answer\n"
+    "  skip  - move on without answering (on a question you answered before, keeps your answer)\n"
+    "  pause - stop for now; everything is kept and you can carry on later\n"
+    "  stop  - end this reflection; I'll ask whether to keep it as a draft\n"
+    "  journal - see your finished reflections\n"
+    "  help  - show this again"
+)
+
+
+def greeting(name: str | None) -> str:
+    hello = f"Hello {name}." if name else "Hello."
+    return (
+        f"{hello} I'm Critical Friend: a quiet space to think back on your work, "
+        "at your own pace. What you write is kept private and encrypted."
+    )
+
+
+CHOOSE_MODEL = "Which way of reflecting would you like to use?"
+
+
+def model_label(title: str, minutes: int) -> str:
+    return f"{title} (about {minutes} min)"
+
+
+def resume_offer(title: str, where: str, when: str) -> str:
+    return (
+        f"You have a reflection you haven't finished: {title}, {when} (you stopped at: {where}). "
+        "Would you like to carry on with it?"
+    )
+
+
+def resume_choice(title: str) -> str:
+    return f"Carry on with {title}"
+
+
+NEW_REFLECTION = "Start a new reflection"
+NOT_NOW = "Not now"
+NOT_NOW_REPLY = "That's fine. Whenever you're ready, just message me again."
+DRAFT_KEPT_NOTE = "Your unfinished reflection is kept; you can come back to it later."
+
+
+def resumed(title: str) -> str:
+    return f"Welcome back. Let's carry on with {title} where you left off."
+
+
+def unknown_model(name: str) -> str:
+    return f"I don't know a reflective model called '{name}'."
+
+
+NO_MODELS = (
+    "I can't find any reflective models to offer right now, so I can't start a reflection. "
+    "Please let whoever runs this bot know."
+)
+
+PICK_AN_OPTION = "Please pick one of the options: type its number or its name."
+EMPTY_ANSWER = "I didn't catch anything there. Take your time; type your answer when you're ready, or skip to move on."
+UNREADABLE = "I couldn't read that message. Could you type it again?"
+ONLY_TEXT = "I can only read text for now, so I couldn't take that in. Could you write it out instead?"
+STALE = "That question has moved on, so I haven't changed anything. Here is where we are now:"
+FIRST_QUESTION = "This is the first question, so there's nothing to go back to."
+
+
+def too_long(length: int, limit: int) -> str:
+    return (
+        f"That message is {length:,} characters, and I can keep up to {limit:,} in one answer. "
+        "I haven't saved it. Could you shorten it, or send it in parts? Your earlier answers are safe."
+    )
+
+
+def unknown_command(name: str) -> str:
+    return f"I don't know the command '/{name}'. {HOW_TO_PAUSE}"
+
+
+def earlier_answer(text: str) -> str:
+    return f"Earlier you wrote:\n{text}\n\nSend a new answer to change it, or type skip to keep it."
+
+
+def paused(where: str) -> str:
+    return (
+        "Paused. Everything you've written is kept safe. Whenever you're ready, "
+        f"come back and I'll pick up exactly where you left off (at: {where})"
+    )
+
+
+NOTHING_TO_PAUSE = "There's no reflection in progress, so there's nothing to pause."
+NOTHING_TO_STOP = "There's no reflection in progress right now."
+
+CONFIRM_STOP = (
+    "Would you like to keep what you've written as a draft to finish later, or discard it? "
+    "Discarding deletes it for good."
+)
+KEEP_DRAFT = "Keep it as a draft"
+DISCARD = "Discard it"
+CARRY_ON = "Carry on reflecting"
+DISCARDED = "Done. That reflection has been deleted."
+
+
+def kept_as_draft(where: str) -> str:
+    return f"Kept as a draft. You can carry on with it whenever you like, from where you stopped (at: {where})"
+
+
+FINISHED = "Thank you for taking the time. This reflection is saved in your journal."
+
+
+def check_in_booked(days: int) -> str:
+    when = "in a week" if days == 7 else "in two weeks" if days == 14 else f"in {days} days"
+    return f"I'll check in with you {when} to see how your plan is going."
+
+
+def stage_heading(label: str, position: tuple[int, int] | None) -> str:
+    if position is None:
+        return label
+    return f"{label} ({position[0]} of {position[1]})"

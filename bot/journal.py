@@ -1,0 +1,90 @@
+"""Showing a worker's journal: as plain text, Markdown or JSON."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Literal
+
+from bot.dialogues import Catalog
+from bot.store.repository import JournalEntry, ReflectionRecord
+
+Format = Literal["text", "markdown", "json"]
+FIRST_LINE_WIDTH = 60
+
+
+def _title(catalog: Catalog, dialogue_id: str) -> str:
+    dialogue = catalog.get(dialogue_id)
+    return dialogue.title if dialogue else dialogue_id
+
+
+def _short(text: str, width: int = FIRST_LINE_WIDTH) -> str:
+    return text if len(text) <= width else text[: width - 1].rstrip() + "…"
+
+
+def render_list(entries: Sequence[JournalEntry], catalog: Catalog, fmt: Format) -> str:
+    if fmt == "json":
+        return json.dumps(
+            [
+                {
+                    "id": e.id,
+                    "dialogue": e.dialogue_id,
+                    "title": _title(catalog, e.dialogue_id),
+                    "started_at": e.started_at.isoformat(),
+                    "finished_at": e.finished_at.isoformat(),
+                    "first_line": e.first_line,
+                }
+                for e in entries
+            ],
+            ensure_ascii=False,
+            indent=2,
+        )
+    if not entries:
+        return "Your journal is empty for now. Finished reflections will appear here."
+    if fmt == "markdown":
+        lines = ["| id | date | model | first line |", "| --- | --- | --- | --- |"]
+        for e in entries:
+            first = _short(e.first_line).replace("|", "\\|")
+            lines.append(f"| {e.id} | {e.finished_at:%Y-%m-%d} | {_title(catalog, e.dialogue_id)} | {first} |")
+        return "\n".join(lines)
+    return "\n".join(
+        f"{e.id:>4}  {e.finished_at:%Y-%m-%d}  {_title(catalog, e.dialogue_id)}  {_short(e.first_line)}"
+        for e in entries
+    )
+
+
+def render_one(record: ReflectionRecord, catalog: Catalog, fmt: Format) -> str:
+    dialogue = catalog.get(record.dialogue_id)
+    if fmt == "json":
+        return json.dumps(
+            {
+                "id": record.id,
+                "dialogue": record.dialogue_id,
+                "title": _title(catalog, record.dialogue_id),
+                "started_at": record.started_at.isoformat(),
+                "finished_at": record.finished_at.isoformat(),
+                "answers": record.answers,
+                "revisions": record.revisions,
+                "summary": record.summary,
+            },
+            ensure_ascii=False,
+            indent=2,
+        )
+    heading = f"{_title(catalog, record.dialogue_id)}, {record.finished_at:%A %d %B %Y}"
+    sections = []
+    for step_id, text in record.answers.items():
+        label = step_id.replace("_", " ").capitalize()
+        if dialogue is not None and dialogue.has_step(step_id):
+            step = dialogue.step(step_id)
+            label = step.prompt.strip().splitlines()[0]
+            stage = dialogue.stage_label(step)
+            if stage:
+                label = f"{stage}: {label}"
+        sections.append((label, text))
+    if fmt == "markdown":
+        parts = [f"# {heading}"]
+        parts.extend(f"## {label}\n\n{text}" for label, text in sections)
+        return "\n\n".join(parts)
+    parts = [heading, "=" * min(len(heading), 72)]
+    parts.extend(f"{label}\n{text}" for label, text in sections)
+    return "\n\n".join(parts)

@@ -1,0 +1,126 @@
+"""The neutral message types every channel speaks.
+
+A channel turns what its platform delivers into an `Incoming`, hands it to the
+conversation service, and renders the `Outgoing` replies in its own way (numbered
+lines in a terminal, buttons elsewhere). Nothing in here knows any platform.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from enum import Enum
+
+
+class IncomingKind(str, Enum):
+    TEXT = "text"  # something the worker typed (an answer or a command word)
+    CHOICE = "choice"  # a button press: `text` holds the choice value
+    START = "start"  # the worker opened a session; `text` may name a dialogue
+    UNSUPPORTED = "unsupported"  # a photo, sticker, voice note ... we can only read text
+    LEAVE = "leave"  # the worker went away (closed the terminal, Ctrl-D): pause quietly
+
+
+@dataclass(frozen=True, slots=True)
+class UserRef:
+    """Who sent a message, as their channel knows them."""
+
+    channel: str  # "terminal", "telegram", "slack"
+    external_id: str  # the channel's own id: OS user name, Telegram user id, "T0001:U0001"
+    display_name: str | None = None
+
+    @property
+    def key(self) -> str:
+        return f"{self.channel}:{self.external_id}"
+
+    @classmethod
+    def parse(cls, spec: str, *, default_channel: str = "terminal") -> UserRef:
+        """Read `NAME`, `telegram:12345` or `slack:T0001:U0001` as a user."""
+        channel, sep, rest = spec.partition(":")
+        if sep and channel in KNOWN_CHANNELS and rest:
+            return cls(channel=channel, external_id=rest)
+        return cls(channel=default_channel, external_id=spec, display_name=spec)
+
+
+KNOWN_CHANNELS = frozenset({"terminal", "telegram", "slack"})
+
+
+@dataclass(frozen=True, slots=True)
+class Choice:
+    value: str
+    label: str
+
+
+@dataclass(frozen=True, slots=True)
+class Incoming:
+    """One thing a worker did. `event_id` makes it idempotent: the same id twice is a no-op."""
+
+    event_id: str
+    user: UserRef
+    kind: IncomingKind
+    text: str = ""
+    # The `reply_token` of the question this answers, when the channel knows it
+    # (a button, or a terminal window). A stale token changes nothing.
+    in_reply_to: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Outgoing:
+    """One message for the worker. `reply_token` is set when it asks something."""
+
+    text: str
+    choices: tuple[Choice, ...] = ()
+    reply_token: str | None = None
+    # Words the channel may show small, under the message (stage, how to pause).
+    footer: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Command:
+    name: str
+    argument: str = ""
+
+
+# Words a worker can type at any question, with or without a leading slash.
+COMMAND_WORDS = frozenset(
+    {"back", "skip", "pause", "stop", "help", "journal", "reflect", "start", "menu"}
+)
+ARGUMENT_COMMANDS = frozenset({"journal", "reflect"})
+_COMMAND = re.compile(r"^/?([A-Za-z_]+)(?:@\w+)?(?:\s+(.*))?$", re.DOTALL)
+
+
+@dataclass(frozen=True, slots=True)
+class UnknownCommand:
+    name: str
+
+
+def parse_command(text: str) -> Command | UnknownCommand | None:
+    """A command word (`pause`, `/pause`, `/reflect gibbs`), or None for an ordinary answer.
+
+    A bare word only counts when it is the whole message, so an answer that merely
+    starts with "back" stays an answer. Anything starting with "/" is a command,
+    known or not, because nobody starts a reflective answer with a slash.
+    """
+    stripped = text.strip()
+    match = _COMMAND.match(stripped)
+    if match is None:
+        return None
+    name = match.group(1).lower()
+    argument = (match.group(2) or "").strip()
+    slashed = stripped.startswith("/")
+    if name in COMMAND_WORDS and (slashed or not argument):
+        return Command(name=name, argument=argument)
+    # "journal 3" and "reflect gibbs" read naturally without a slash too.
+    if name in ARGUMENT_COMMANDS and re.fullmatch(r"[\w-]+", argument):
+        return Command(name=name, argument=argument)
+    if slashed:
+        return UnknownCommand(name=name)
+    return None
+
+
+@dataclass(slots=True)
+class Reply:
+    """What the service hands back for one incoming event."""
+
+    messages: list[Outgoing] = field(default_factory=list)
+    duplicate: bool = False  # the event was delivered before; nothing was done
+    failed: bool = False  # nothing was saved (storage unavailable); the text says so

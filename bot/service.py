@@ -1,0 +1,211 @@
+"""The conversation service: the one place where the engine meets the store.
+
+For every incoming event it opens one transaction, records the event id (a repeat
+is a no-op), loads the worker's state, asks the pure engine what to do, applies
+the effects and saves the new state, then commits. Either all of a turn happens or
+none of it does, so a crash at any point resumes exactly where the worker was.
+
+Channels call `handle` and render the replies; they never see the database.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+import uuid
+from collections.abc import Callable
+from datetime import datetime
+from typing import TypeVar
+
+from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
+
+from bot import journal
+from bot.dialogues import Catalog
+from bot.engine import Context, Draft, Mode, RunState, SessionState, step
+from bot.engine.effects import (
+    AnswerSaved,
+    CheckInRequested,
+    Effect,
+    RunDiscarded,
+    RunFinished,
+    RunPaused,
+    RunResumed,
+    RunStarted,
+)
+from bot.engine.engine import MAX_ANSWER_CHARS, MAX_DRAFTS_OFFERED, current_question
+from bot.messages import Command, Incoming, IncomingKind, Outgoing, Reply, UserRef, parse_command
+from bot.store.crypto import KeyringError
+from bot.store.db import describe
+from bot.store.models import utcnow
+from bot.store.repository import JournalEntry, ReflectionRecord, Store, Transaction
+
+log = logging.getLogger(__name__)
+
+STORAGE_DOWN = (
+    "I can't reach my storage right now, so I haven't saved that message. "
+    "Nothing you wrote before is lost. Please try again in a few minutes."
+)
+RETRIES = 3
+T = TypeVar("T")
+
+
+class ConversationService:
+    def __init__(
+        self,
+        store: Store,
+        catalog: Catalog,
+        *,
+        clock: Callable[[], datetime] = utcnow,
+        new_key: Callable[[], str] = lambda: str(uuid.uuid4()),
+        max_answer_chars: int = MAX_ANSWER_CHARS,
+    ) -> None:
+        self.store = store
+        self.catalog = catalog
+        self.clock = clock
+        self.new_key = new_key
+        self.max_answer_chars = max_answer_chars
+
+    # ---- the channel contract ---------------------------------------------
+
+    async def handle(self, incoming: Incoming) -> Reply:
+        """Run one turn. Safe to call again with the same event id: the repeat does nothing."""
+        return await asyncio.to_thread(self.handle_now, incoming)
+
+    async def journal(self, user: UserRef) -> list[JournalEntry]:
+        return await asyncio.to_thread(self._read, lambda tx, uid: tx.journal(uid), user, [])
+
+    async def reflection(self, user: UserRef, reflection_id: int) -> ReflectionRecord | None:
+        return await asyncio.to_thread(
+            self._read, lambda tx, uid: tx.reflection(uid, reflection_id), user, None
+        )
+
+    # ---- one turn ------------------------------------------------------------
+
+    def handle_now(self, incoming: Incoming) -> Reply:
+        """The blocking body of `handle`, for callers that are already on a worker thread."""
+        started = time.perf_counter()
+        for attempt in range(1, RETRIES + 1):
+            try:
+                reply = self._turn(incoming)
+            except IntegrityError:
+                # Two first messages from a new worker at once: the loser retries and
+                # finds the user the winner created.
+                log.info("turn %s conflicted, retrying (%d)", incoming.event_id, attempt)
+                continue
+            except (OperationalError, KeyringError) as error:
+                log.error("turn %s failed: %s", incoming.event_id, describe(error))
+                return Reply(messages=[Outgoing(text=STORAGE_DOWN)], failed=True)
+            except SQLAlchemyError as error:
+                log.error("turn %s failed: %s", incoming.event_id, describe(error))
+                return Reply(messages=[Outgoing(text=STORAGE_DOWN)], failed=True)
+            log.debug(
+                "turn %s done in %.1f ms (%d replies%s)",
+                incoming.event_id,
+                (time.perf_counter() - started) * 1000,
+                len(reply.messages),
+                ", duplicate" if reply.duplicate else "",
+            )
+            return reply
+        return Reply(messages=[Outgoing(text=STORAGE_DOWN)], failed=True)
+
+    def _turn(self, incoming: Incoming) -> Reply:
+        now = self.clock()
+        with self.store.transaction() as tx:
+            if not tx.record_event(incoming.user.channel, incoming.event_id, now):
+                log.info("event %s already processed; ignoring the repeat", incoming.event_id)
+                return Reply(duplicate=True)
+            user_id = tx.user_for(incoming.user, now)
+            state = SessionState.from_json(tx.load_session(user_id, now))
+            command = parse_command(incoming.text) if incoming.kind is IncomingKind.TEXT else None
+            if isinstance(command, Command) and command.name == "journal":
+                return Reply(messages=self._journal_in_chat(tx, user_id, state, command.argument))
+            context = Context(
+                catalog=self.catalog,
+                now=now,
+                new_run_key=self.new_key(),
+                drafts=self._drafts(tx, user_id, state, incoming, command),
+                display_name=tx.display_name(user_id),
+                max_answer_chars=self.max_answer_chars,
+            )
+            turn = step(state, incoming, context)
+            self._apply(tx, user_id, turn.state, turn.effects, now)
+            tx.save_session(user_id, turn.state.to_json(), now)
+            log.info(
+                "turn %s user=%d mode=%s effects=%s",
+                incoming.event_id,
+                user_id,
+                turn.state.mode.value,
+                ",".join(type(e).__name__ for e in turn.effects) or "-",
+            )
+            return Reply(messages=turn.replies)
+
+    def _drafts(
+        self,
+        tx: Transaction,
+        user_id: int,
+        state: SessionState,
+        incoming: Incoming,
+        command: object,
+    ) -> tuple[Draft, ...]:
+        # Only a menu or a (re)start can offer drafts; answering a question never needs them.
+        if state.mode is Mode.IN_RUN and incoming.kind is not IncomingKind.START and command is None:
+            return ()
+        return tuple(
+            Draft(run=RunState.from_json(stored.state), updated_at=stored.updated_at)
+            for stored in tx.drafts(user_id, MAX_DRAFTS_OFFERED)
+        )
+
+    def _apply(
+        self,
+        tx: Transaction,
+        user_id: int,
+        state: SessionState,
+        effects: list[Effect],
+        now: datetime,
+    ) -> None:
+        for effect in effects:
+            match effect:
+                case RunStarted(key=key, dialogue_id=dialogue_id):
+                    run_state = state.run.to_json() if state.run and state.run.key == key else {}
+                    tx.start_run(user_id, key, dialogue_id, run_state, now)
+                case AnswerSaved(key=key, step_id=step_id, text=text):
+                    tx.save_answer(key, step_id, text, now)
+                case RunPaused(key=key):
+                    tx.set_run_status(key, "paused", now)
+                case RunResumed(key=key):
+                    tx.set_run_status(key, "open", now)
+                case RunDiscarded(key=key):
+                    tx.discard_run(key)
+                case RunFinished(key=key, summary=summary):
+                    tx.finish_run(key, summary, now)
+                case CheckInRequested(key=key, days=days):
+                    tx.set_check_in(key, user_id, days, now)
+        if state.run is not None:
+            tx.save_run(state.run.key, state.run.to_json(), now)
+
+    def _journal_in_chat(
+        self, tx: Transaction, user_id: int, state: SessionState, argument: str
+    ) -> list[Outgoing]:
+        if argument.strip().isdigit():
+            record = tx.reflection(user_id, int(argument))
+            text = (
+                journal.render_one(record, self.catalog, "text")
+                if record
+                else f"I can't find reflection {argument} in your journal."
+            )
+        else:
+            entries = tx.journal(user_id)
+            text = journal.render_list(entries, self.catalog, "text")
+            if entries:
+                text += "\n\nType journal and a number (for example: journal 1) to read one."
+        messages = [Outgoing(text=text)]
+        question = current_question(state)
+        if question is not None:
+            messages.append(question)
+        return messages
+
+    def _read(self, read: Callable[[Transaction, int], T], user: UserRef, missing: T) -> T:
+        with self.store.transaction() as tx:
+            user_id = tx.find_user(user)
+            return missing if user_id is None else read(tx, user_id)

@@ -1,0 +1,112 @@
+"""Opening the database: SQLite (WAL, busy timeout, immediate transactions) or PostgreSQL.
+
+Migrations run at every start, so a worker never meets a half-upgraded schema.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, SQLAlchemyError
+from sqlalchemy.pool import NullPool
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+SQLITE_BUSY_TIMEOUT_MS = 15_000
+
+
+class DatabaseError(Exception):
+    """The database cannot be opened or used; the message is for a person."""
+
+
+def sqlite_path(url: str) -> Path | None:
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite" or not parsed.database or parsed.database == ":memory:":
+        return None
+    return Path(parsed.database)
+
+
+def open_engine(url: str) -> Engine:
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        raise DatabaseError(f"'{url}' is not a database URL") from None
+    backend = parsed.get_backend_name()
+    if backend == "sqlite":
+        return _sqlite_engine(url)
+    if backend == "postgresql":
+        if parsed.drivername == "postgresql":
+            parsed = parsed.set(drivername="postgresql+psycopg")
+        try:
+            return create_engine(parsed, pool_pre_ping=True)
+        except ModuleNotFoundError:
+            raise DatabaseError(
+                "PostgreSQL needs the psycopg driver: pip install 'critical-friend[postgres]'"
+            ) from None
+    raise DatabaseError(f"unsupported database '{backend}': use sqlite:///PATH or postgresql://...")
+
+
+def _sqlite_engine(url: str) -> Engine:
+    path = sqlite_path(url)
+    if path is not None:
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            raise DatabaseError(f"cannot create the folder {path.parent}: {error.strerror}") from None
+    # NullPool: a terminal session is one connection; SQLite connections are cheap and
+    # a pool would keep WAL readers open across turns for no benefit.
+    engine = create_engine(url, poolclass=NullPool)
+
+    @event.listens_for(engine, "connect")
+    def _configure(dbapi_connection: sqlite3.Connection, _record: Any) -> None:
+        # Let us issue BEGIN ourselves (below) instead of the driver's implicit one.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
+        cursor.execute("PRAGMA journal_mode = WAL")
+        cursor.execute("PRAGMA synchronous = NORMAL")
+        cursor.execute("PRAGMA foreign_keys = ON")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _begin(connection: Any) -> None:
+        # IMMEDIATE takes the write lock at the start of the turn, so two terminals of
+        # the same worker queue up instead of failing half way through.
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+    return engine
+
+
+def alembic_config(engine: Engine) -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    config.attributes["engine"] = engine
+    return config
+
+
+def upgrade(engine: Engine) -> None:
+    """Bring the schema to the newest migration; safe to run at every start."""
+    try:
+        command.upgrade(alembic_config(engine), "head")
+    except SQLAlchemyError as error:
+        raise DatabaseError(describe(error)) from None
+
+
+def describe(error: BaseException) -> str:
+    """One sentence about a database failure, without SQL or parameters (they may hold answers)."""
+    original = getattr(error, "orig", None) or error
+    text = str(original).strip().splitlines()[0] if str(original).strip() else type(original).__name__
+    if "readonly" in text or "read-only" in text:
+        return "the database file is read-only"
+    if "unable to open database" in text:
+        return "the database file cannot be opened (is the folder writable?)"
+    if "Connection refused" in text or "could not connect" in text or "connection failed" in text:
+        return "the database server is not reachable"
+    if "database is locked" in text:
+        return "the database is busy; try again in a moment"
+    return type(original).__name__ + ": " + text[:200]
