@@ -100,9 +100,7 @@ def build_app(
         # A broken dialogue file must not stop the others; its author sees why.
         say(f"{problem} (this dialogue is left out until it is fixed)")
     store = Store(engine, cipher)
-    service = ConversationService(
-        store, catalog, max_answer_chars=config.settings.max_answer_chars
-    )
+    service = ConversationService(store, catalog, max_answer_chars=config.settings.max_answer_chars)
     return App(config=config, store=store, catalog=catalog, service=service)
 
 
@@ -112,5 +110,5 @@ def _safe_url(url: str) -> str:
 
     try:
         return make_url(url).render_as_string(hide_password=True)
-    except Exception:  # noqa: BLE001 - a malformed URL is reported by the caller anyway
+    except Exception:
         return "(unreadable URL)"

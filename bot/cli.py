@@ -35,16 +35,24 @@ def parser() -> argparse.ArgumentParser:
         prog="critical-friend",
         description="A critical friend for reflective practice in social work.",
     )
-    top.add_argument("--config", type=Path, help="config file (default: $CRITICAL_FRIEND_CONFIG, or none)")
-    top.add_argument("--db", metavar="URL", help="database URL (sqlite:///PATH or postgresql://...)")
+    top.add_argument(
+        "--config", type=Path, help="config file (default: $CRITICAL_FRIEND_CONFIG, or none)"
+    )
+    top.add_argument(
+        "--db", metavar="URL", help="database URL (sqlite:///PATH or postgresql://...)"
+    )
     commands = top.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     chat = commands.add_parser("chat", help="reflect in this terminal")
-    chat.add_argument("--dialogue", metavar="ID", help="start this reflective model directly (e.g. gibbs)")
+    chat.add_argument(
+        "--dialogue", metavar="ID", help="start this reflective model directly (e.g. gibbs)"
+    )
     _user_option(chat)
     chat.add_argument("--json", action="store_true", help="one JSON object per line, for programs")
 
-    run = commands.add_parser("run", help="start the bot's enabled channels (for now: this terminal)")
+    run = commands.add_parser(
+        "run", help="start the bot's enabled channels (for now: this terminal)"
+    )
     _user_option(run)
 
     journal_cmd = commands.add_parser("journal", help="list your reflections, or show one")
@@ -55,7 +63,9 @@ def parser() -> argparse.ArgumentParser:
 
     dialogues = commands.add_parser("dialogues", help="work with dialogue files")
     dialogue_actions = dialogues.add_subparsers(dest="action", required=True, metavar="ACTION")
-    check = dialogue_actions.add_parser("check", help="check dialogue files; prints file:line: problem")
+    check = dialogue_actions.add_parser(
+        "check", help="check dialogue files; prints file:line: problem"
+    )
     check.add_argument("paths", nargs="*", type=Path, help="files or folders (default: dialogues/)")
 
     db = commands.add_parser("db", help="database maintenance")
@@ -112,7 +122,9 @@ def _dispatch(args: argparse.Namespace) -> int:
         return _check_dialogues(args.paths)
     if args.command == "keys" and args.action == "generate":
         print(generate_key())
-        print(f"Add it to the front of {KEYS_ENV} (comma-separated, newest first).", file=sys.stderr)
+        print(
+            f"Add it to the front of {KEYS_ENV} (comma-separated, newest first).", file=sys.stderr
+        )
         return EXIT_OK
     config = load_config(args.config, database_url=args.db)
     _configure_logging(config.settings.log_level)

@@ -90,11 +90,15 @@ def load_config(
         source = str(path)
         settings = _read_settings(path, env)
     home = default_home(env)
-    url = database_url or env.get(DATABASE_ENV) or settings.database_url or default_database_url(home)
+    url = (
+        database_url or env.get(DATABASE_ENV) or settings.database_url or default_database_url(home)
+    )
     dialogues = settings.dialogues_dir or PROJECT_DIALOGUES
     if path is not None and not dialogues.is_absolute():
         dialogues = path.parent / dialogues
-    return Config(settings=settings, source=source, database_url=url, dialogues_dir=dialogues, home=home)
+    return Config(
+        settings=settings, source=source, database_url=url, dialogues_dir=dialogues, home=home
+    )
 
 
 def _read_settings(path: Path, env: Mapping[str, str]) -> Settings:
@@ -126,7 +130,9 @@ def _interpolate(
 ) -> Any:
     """Replace `${VAR}` (or `${VAR:-default}`) in every string with the environment's value."""
     if isinstance(value, dict):
-        return {k: _interpolate(v, (*path, str(k)), located, env, problems) for k, v in value.items()}
+        return {
+            k: _interpolate(v, (*path, str(k)), located, env, problems) for k, v in value.items()
+        }
     if isinstance(value, list):
         return [_interpolate(v, (*path, i), located, env, problems) for i, v in enumerate(value)]
     if not isinstance(value, str):
@@ -140,7 +146,11 @@ def _interpolate(
             return default
         key = ".".join(str(p) for p in path)
         problems.append(
-            Problem(located.file, located.line_of(path), f"{key}: the environment variable {name} is not set")
+            Problem(
+                located.file,
+                located.line_of(path),
+                f"{key}: the environment variable {name} is not set",
+            )
         )
         return ""
 

@@ -45,7 +45,9 @@ def render_list(entries: Sequence[JournalEntry], catalog: Catalog, fmt: Format) 
         lines = ["| id | date | model | first line |", "| --- | --- | --- | --- |"]
         for e in entries:
             first = _short(e.first_line).replace("|", "\\|")
-            lines.append(f"| {e.id} | {e.finished_at:%Y-%m-%d} | {_title(catalog, e.dialogue_id)} | {first} |")
+            lines.append(
+                f"| {e.id} | {e.finished_at:%Y-%m-%d} | {_title(catalog, e.dialogue_id)} | {first} |"
+            )
         return "\n".join(lines)
     return "\n".join(
         f"{e.id:>4}  {e.finished_at:%Y-%m-%d}  {_title(catalog, e.dialogue_id)}  {_short(e.first_line)}"

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from enum import Enum
+from enum import StrEnum
 
 
-class IncomingKind(str, Enum):
+class IncomingKind(StrEnum):
     TEXT = "text"  # something the worker typed (an answer or a command word)
     CHOICE = "choice"  # a button press: `text` holds the choice value
     START = "start"  # the worker opened a session; `text` may name a dialogue

@@ -149,7 +149,11 @@ class ConversationService:
         command: object,
     ) -> tuple[Draft, ...]:
         # Only a menu or a (re)start can offer drafts; answering a question never needs them.
-        if state.mode is Mode.IN_RUN and incoming.kind is not IncomingKind.START and command is None:
+        if (
+            state.mode is Mode.IN_RUN
+            and incoming.kind is not IncomingKind.START
+            and command is None
+        ):
             return ()
         return tuple(
             Draft(run=RunState.from_json(stored.state), updated_at=stored.updated_at)

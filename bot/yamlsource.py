@@ -112,7 +112,12 @@ def _convert(node: yaml.Node, path: Path_, located: Located) -> Any:
 def _scalar(node: yaml.Node) -> Any:
     if not isinstance(node, yaml.ScalarNode):
         # A list or mapping used as a key; keep a readable stand-in so validation can report it.
-        return f"<{node.id} at line {node.start_mark.line + 1}>"
+        kind = "list" if isinstance(node, yaml.SequenceNode) else "mapping"
+        return f"<a {kind} at line {node.start_mark.line + 1}>"
+    if node.tag == "tag:yaml.org,2002:bool":
+        # Keep `no`, `yes`, `off` as written: a label "No" must stay text, and where a
+        # true/false is wanted the validator reads these words as booleans anyway.
+        return node.value
     constructor = yaml.SafeLoader(" ")
     try:
         return constructor.construct_object(node, deep=True)

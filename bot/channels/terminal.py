@@ -11,6 +11,7 @@ after Ctrl-C, and undecodable bytes are replaced rather than crashing the loop.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import io
 import json
 import sys
@@ -100,17 +101,18 @@ class TerminalChannel:
         self._stdout.write('{"type": "prompt"}\n' if self._json else "> ")
         self._stdout.flush()
 
-    def _read_lines(self, loop: asyncio.AbstractEventLoop, lines: asyncio.Queue[str | None]) -> None:
+    def _read_lines(
+        self, loop: asyncio.AbstractEventLoop, lines: asyncio.Queue[str | None]
+    ) -> None:
         try:
             for line in self._stdin:
                 loop.call_soon_threadsafe(lines.put_nowait, line)
         except (OSError, ValueError):
             pass  # the terminal went away; treat it as the end of input
         finally:
-            try:
+            # The loop may already be closed when we are exiting anyway.
+            with contextlib.suppress(RuntimeError):
                 loop.call_soon_threadsafe(lines.put_nowait, _EOF)
-            except RuntimeError:
-                pass  # the loop already closed: we are exiting anyway
 
 
 def _binary_safe_stdin() -> TextIO:

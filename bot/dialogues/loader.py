@@ -36,7 +36,9 @@ def load_dialogue(path: Path) -> Dialogue:
     data: dict[str, Any] = dict(located.data)
     if "id" in data:
         problems.append(
-            Problem(located.file, located.line_of(("id",)), "unknown key 'id' (the file name is the id)")
+            Problem(
+                located.file, located.line_of(("id",)), "unknown key 'id' (the file name is the id)"
+            )
         )
         data.pop("id")
     try:
@@ -73,23 +75,38 @@ def check_dialogue(dialogue: Dialogue, located: Located) -> list[Problem]:
             if choice.value in values:
                 report((*c_where, "value"), f"choice value '{choice.value}' is used twice")
             values.add(choice.value)
-            if choice.next is not None and choice.next != END and not dialogue.has_step(choice.next):
-                report((*c_where, "next"), f"choice goes to a step that does not exist: '{choice.next}'")
+            if (
+                choice.next is not None
+                and choice.next != END
+                and not dialogue.has_step(choice.next)
+            ):
+                report(
+                    (*c_where, "next"),
+                    f"choice goes to a step that does not exist: '{choice.next}'",
+                )
         if step.follow_up is not None and step.is_choice:
             report((*where, "follow_up"), "a follow-up only makes sense on a free-text question")
         if step.action == "check_in":
             if not step.is_choice:
-                report((*where, "action"), "'check_in' needs choices whose values are days or 'none'")
+                report(
+                    (*where, "action"), "'check_in' needs choices whose values are days or 'none'"
+                )
             for c_index, choice in enumerate(step.choices):
-                if choice.value != "none" and not (choice.value.isdigit() and 0 < int(choice.value) <= 366):
+                if choice.value != "none" and not (
+                    choice.value.isdigit() and 0 < int(choice.value) <= 366
+                ):
                     report(
                         (*where, "choices", c_index, "value"),
                         f"a check-in choice value is a number of days (1-366) or 'none', not '{choice.value}'",
                     )
         for key in ("prompt", "hint"):
             _check_placeholders(getattr(step, key), dialogue, (*where, key), report)
-    for key in ("summary", "intro", "closing"):
+        if step.follow_up is not None:
+            _check_placeholders(step.follow_up.prompt, dialogue, (*where, "follow_up"), report)
+    for key in ("summary", "closing"):
         _check_placeholders(getattr(dialogue, key), dialogue, (key,), report)
+    if dialogue.intro and PLACEHOLDER.search(dialogue.intro):
+        report(("intro",), "the intro is shown before any answer, so it cannot use {placeholders}")
 
     reachable = _reachable(dialogue)
     for index, step in enumerate(dialogue.steps):

@@ -29,7 +29,9 @@ class DialogueChoice(_Strict):
     @classmethod
     def _value_as_text(cls, value: object) -> object:
         # `value: 7` is natural to write; keep it as the text "7".
-        return str(value) if isinstance(value, int | float) and not isinstance(value, bool) else value
+        return (
+            str(value) if isinstance(value, int | float) and not isinstance(value, bool) else value
+        )
 
 
 class FollowUp(_Strict):

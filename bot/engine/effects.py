@@ -50,4 +50,12 @@ class CheckInRequested:
     days: int
 
 
-Effect = RunStarted | AnswerSaved | RunPaused | RunResumed | RunDiscarded | RunFinished | CheckInRequested
+Effect = (
+    RunStarted
+    | AnswerSaved
+    | RunPaused
+    | RunResumed
+    | RunDiscarded
+    | RunFinished
+    | CheckInRequested
+)

@@ -96,9 +96,7 @@ def current_question(state: SessionState) -> Outgoing | None:
 def clean_text(text: str) -> str:
     """Drop control characters (keeping line breaks and tabs) and undecodable bytes."""
     kept = (
-        ch
-        for ch in text
-        if ch in "\n\t" or (unicodedata.category(ch) != "Cc" and ch != "\ufffd")
+        ch for ch in text if ch in "\n\t" or (unicodedata.category(ch) != "Cc" and ch != "\ufffd")
     )
     return "".join(kept).strip()
 
@@ -223,7 +221,9 @@ class _TurnBuilder:
             self.state.run = None
             self.state.mode = Mode.IDLE
             drafts = [Draft(run, self.context.now), *(d for d in drafts if d.run.key != run.key)]
-        return [d for d in drafts if self.context.catalog.get(d.run.dialogue_id)][:MAX_DRAFTS_OFFERED]
+        return [d for d in drafts if self.context.catalog.get(d.run.dialogue_id)][
+            :MAX_DRAFTS_OFFERED
+        ]
 
     def offer_drafts(self, drafts: list[Draft], wanted: Dialogue | None) -> None:
         newest = drafts[0]
@@ -345,7 +345,9 @@ class _TurnBuilder:
             self.reask()
             return
         if run.pending_answer is not None:
-            self.save(run, step, f"{run.pending_answer}\n\n{text}")
+            # A first answer that was only "ok" or "not sure" adds nothing to the record.
+            first = "" if is_vague(run.pending_answer) else f"{run.pending_answer}\n\n"
+            self.save(run, step, first + text)
         elif self.should_probe(run, step, text):
             run.pending_answer = text
             run.probed.append(step.id)
@@ -387,6 +389,10 @@ class _TurnBuilder:
         elif step.id not in run.answers and step.id not in run.skipped:
             run.skipped.append(step.id)
         if step.action == "check_in" and step.id not in run.answers:
+            # Skipping a check-in question means "no thanks"; record it as that.
+            declined = next((c for c in step.choices if c.value == "none"), None)
+            if declined is not None:
+                self.save(run, step, declined.label)
             self.effects.append(CheckInRequested(run.key, 0))
         self.advance(run, dialogue, step, dialogue.next_step_id(step))
 
@@ -458,7 +464,11 @@ class _TurnBuilder:
         summary = self.summary(run, dialogue)
         self.effects.append(RunFinished(run.key, summary))
         self.say(summary)
-        self.say(fill_placeholders(dialogue.closing, run.answers) if dialogue.closing else wording.FINISHED)
+        self.say(
+            fill_placeholders(dialogue.closing, run.answers)
+            if dialogue.closing
+            else wording.FINISHED
+        )
         self.state.run = None
         self.state.mode = Mode.IDLE
         self.state.pending = []

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from enum import Enum
+from enum import StrEnum
 from typing import Any
 
 
-class Mode(str, Enum):
+class Mode(StrEnum):
     IDLE = "idle"  # nothing in progress
     CHOOSING = "choosing"  # a menu is open: which model, or resume a draft
     IN_RUN = "in_run"  # answering the questions of a reflection

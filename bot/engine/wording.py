@@ -67,7 +67,9 @@ NO_MODELS = (
 PICK_AN_OPTION = "Please pick one of the options: type its number or its name."
 EMPTY_ANSWER = "I didn't catch anything there. Take your time; type your answer when you're ready, or skip to move on."
 UNREADABLE = "I couldn't read that message. Could you type it again?"
-ONLY_TEXT = "I can only read text for now, so I couldn't take that in. Could you write it out instead?"
+ONLY_TEXT = (
+    "I can only read text for now, so I couldn't take that in. Could you write it out instead?"
+)
 STALE = "That question has moved on, so I haven't changed anything. Here is where we are now:"
 FIRST_QUESTION = "This is the first question, so there's nothing to go back to."
 

@@ -59,7 +59,9 @@ class Cipher:
         try:
             return self._multi.rotate(token.encode("ascii")).decode("ascii")
         except InvalidToken:
-            raise KeyringError("a stored value cannot be decrypted with the configured keys") from None
+            raise KeyringError(
+                "a stored value cannot be decrypted with the configured keys"
+            ) from None
 
 
 def generate_key() -> str:
@@ -77,7 +79,9 @@ def load_or_create_key_file(path: Path) -> tuple[list[str], bool]:
     Returns the keys and whether the file was just created, so the caller can say so once.
     """
     if path.exists():
-        keys = [line.strip() for line in path.read_text(encoding="ascii").splitlines() if line.strip()]
+        keys = [
+            line.strip() for line in path.read_text(encoding="ascii").splitlines() if line.strip()
+        ]
         if not keys:
             raise KeyringError(f"{path}: the key file is empty")
         return keys, False

@@ -26,7 +26,11 @@ class DatabaseError(Exception):
 
 def sqlite_path(url: str) -> Path | None:
     parsed = make_url(url)
-    if parsed.get_backend_name() != "sqlite" or not parsed.database or parsed.database == ":memory:":
+    if (
+        parsed.get_backend_name() != "sqlite"
+        or not parsed.database
+        or parsed.database == ":memory:"
+    ):
         return None
     return Path(parsed.database)
 
@@ -57,7 +61,9 @@ def _sqlite_engine(url: str) -> Engine:
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
         except OSError as error:
-            raise DatabaseError(f"cannot create the folder {path.parent}: {error.strerror}") from None
+            raise DatabaseError(
+                f"cannot create the folder {path.parent}: {error.strerror}"
+            ) from None
     # NullPool: a terminal session is one connection; SQLite connections are cheap and
     # a pool would keep WAL readers open across turns for no benefit.
     engine = create_engine(url, poolclass=NullPool)
@@ -100,7 +106,9 @@ def upgrade(engine: Engine) -> None:
 def describe(error: BaseException) -> str:
     """One sentence about a database failure, without SQL or parameters (they may hold answers)."""
     original = getattr(error, "orig", None) or error
-    text = str(original).strip().splitlines()[0] if str(original).strip() else type(original).__name__
+    text = (
+        str(original).strip().splitlines()[0] if str(original).strip() else type(original).__name__
+    )
     if "readonly" in text or "read-only" in text:
         return "the database file is read-only"
     if "unable to open database" in text:

@@ -69,7 +69,9 @@ class User(Base):
     __tablename__ = "users"
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     organisation_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"), index=True)
-    display_name_enc: Mapped[str | None] = mapped_column(Text, nullable=True, info={"encrypted": True})
+    display_name_enc: Mapped[str | None] = mapped_column(
+        Text, nullable=True, info={"encrypted": True}
+    )
     timezone: Mapped[str | None] = mapped_column(String(64), nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
 

@@ -101,9 +101,12 @@ class Transaction:
 
     def _insert_ignoring_conflict(self, model: type[Any], values: dict[str, Any]) -> bool:
         insert = postgresql.insert if self._dialect == "postgresql" else sqlite.insert
-        statement = insert(model).values(**values).on_conflict_do_nothing()
-        result = self.session.execute(statement)
-        return bool(getattr(result, "rowcount", 0))
+        table = model.__table__
+        first_key = next(iter(table.primary_key.columns))
+        # RETURNING tells us whether a row went in; rowcount is unreliable here (psycopg
+        # through SQLAlchemy reports -1 for INSERT ... ON CONFLICT).
+        statement = insert(table).values(**values).on_conflict_do_nothing().returning(first_key)
+        return self.session.connection().execute(statement).first() is not None
 
     # ---- people ------------------------------------------------------------
 
@@ -128,7 +131,9 @@ class Transaction:
         self.session.add(user)
         self.session.flush()
         self.session.add(
-            Identity(user_id=user.id, channel=ref.channel, external_id=ref.external_id, created_at=now)
+            Identity(
+                user_id=user.id, channel=ref.channel, external_id=ref.external_id, created_at=now
+            )
         )
         self.session.flush()
         return user.id
@@ -173,7 +178,9 @@ class Transaction:
 
     # ---- reflections in progress -------------------------------------------
 
-    def start_run(self, user_id: int, key: str, dialogue_id: str, state: dict[str, Any], now: datetime) -> None:
+    def start_run(
+        self, user_id: int, key: str, dialogue_id: str, state: dict[str, Any], now: datetime
+    ) -> None:
         self.session.add(
             Conversation(
                 key=key,
@@ -196,7 +203,9 @@ class Transaction:
 
     def set_run_status(self, key: str, status: str, now: datetime) -> None:
         self.session.execute(
-            update(Conversation).where(Conversation.key == key).values(status=status, updated_at=now)
+            update(Conversation)
+            .where(Conversation.key == key)
+            .values(status=status, updated_at=now)
         )
 
     def drafts(self, user_id: int, limit: int) -> list[StoredRun]:
@@ -218,7 +227,9 @@ class Transaction:
         ]
 
     def _conversation_id(self, key: str) -> int:
-        conversation_id = self.session.scalar(select(Conversation.id).where(Conversation.key == key))
+        conversation_id = self.session.scalar(
+            select(Conversation.id).where(Conversation.key == key)
+        )
         if conversation_id is None:
             raise LookupError(f"no conversation with key {key}")
         return conversation_id
@@ -263,7 +274,9 @@ class Transaction:
             )
 
     def finish_run(self, key: str, summary: str, now: datetime) -> int:
-        conversation = self.session.scalars(select(Conversation).where(Conversation.key == key)).one()
+        conversation = self.session.scalars(
+            select(Conversation).where(Conversation.key == key)
+        ).one()
         conversation.status = "finished"
         conversation.finished_at = now
         conversation.updated_at = now
@@ -283,7 +296,9 @@ class Transaction:
 
     def journal(self, user_id: int) -> list[JournalEntry]:
         rows = self.session.execute(
-            select(Reflection).where(Reflection.user_id == user_id).order_by(Reflection.finished_at, Reflection.id)
+            select(Reflection)
+            .where(Reflection.user_id == user_id)
+            .order_by(Reflection.finished_at, Reflection.id)
         ).scalars()
         entries = []
         for row in rows:

@@ -38,7 +38,6 @@ def rotate_keys(engine: Engine, cipher: Cipher) -> int:
             with engine.begin() as connection:
                 query = select(*primary, *columns).order_by(*primary).limit(BATCH)
                 if last is not None:
-
                     query = query.where(tuple_(*primary) > tuple_(*last))
                 rows = connection.execute(query).all()
                 for row in rows:

