@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import functools
 import getpass
 import io
 import logging
@@ -35,48 +36,67 @@ def parser() -> argparse.ArgumentParser:
         prog="critical-friend",
         description="A critical friend for reflective practice in social work.",
     )
-    top.add_argument(
-        "--config", type=Path, help="config file (default: $CRITICAL_FRIEND_CONFIG, or none)"
-    )
-    top.add_argument(
-        "--db", metavar="URL", help="database URL (sqlite:///PATH or postgresql://...)"
-    )
+    _global_options(top, default=None)
+    # The same options after the command too (`critical-friend chat --config x.yaml`);
+    # SUPPRESS keeps a value given before the command from being reset.
+    shared = argparse.ArgumentParser(add_help=False)
+    _global_options(shared, default=argparse.SUPPRESS)
     commands = top.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    add = functools.partial(commands.add_parser, parents=[shared])
 
-    chat = commands.add_parser("chat", help="reflect in this terminal")
+    chat = add("chat", help="reflect in this terminal")
     chat.add_argument(
         "--dialogue", metavar="ID", help="start this reflective model directly (e.g. gibbs)"
     )
     _user_option(chat)
     chat.add_argument("--json", action="store_true", help="one JSON object per line, for programs")
 
-    run = commands.add_parser(
-        "run", help="start the bot's enabled channels (for now: this terminal)"
-    )
+    run = add("run", help="start the bot's enabled channels (for now: this terminal)")
     _user_option(run)
 
-    journal_cmd = commands.add_parser("journal", help="list your reflections, or show one")
+    journal_cmd = add("journal", help="list your reflections, or show one")
     journal_cmd.add_argument("action", nargs="?", choices=["list", "show"], default="list")
     journal_cmd.add_argument("id", nargs="?", type=int, help="the reflection to show")
     _user_option(journal_cmd)
     journal_cmd.add_argument("--format", choices=["text", "markdown", "json"], default="text")
 
-    dialogues = commands.add_parser("dialogues", help="work with dialogue files")
+    dialogues = add("dialogues", help="work with dialogue files")
     dialogue_actions = dialogues.add_subparsers(dest="action", required=True, metavar="ACTION")
     check = dialogue_actions.add_parser(
-        "check", help="check dialogue files; prints file:line: problem"
+        "check", parents=[shared], help="check dialogue files; prints file:line: problem"
     )
     check.add_argument("paths", nargs="*", type=Path, help="files or folders (default: dialogues/)")
 
-    db = commands.add_parser("db", help="database maintenance")
+    db = add("db", help="database maintenance")
     db_actions = db.add_subparsers(dest="action", required=True, metavar="ACTION")
-    db_actions.add_parser("upgrade", help="apply database migrations (also done at every start)")
+    db_actions.add_parser(
+        "upgrade", parents=[shared], help="apply database migrations (also done at every start)"
+    )
 
-    keys = commands.add_parser("keys", help="encryption keys")
+    keys = add("keys", help="encryption keys")
     key_actions = keys.add_subparsers(dest="action", required=True, metavar="ACTION")
-    key_actions.add_parser("generate", help="print a new key for CRITICAL_FRIEND_SECRET_KEYS")
-    key_actions.add_parser("rotate", help="re-encrypt everything with the newest key")
+    key_actions.add_parser(
+        "generate", parents=[shared], help="print a new key for CRITICAL_FRIEND_SECRET_KEYS"
+    )
+    key_actions.add_parser(
+        "rotate", parents=[shared], help="re-encrypt everything with the newest key"
+    )
     return top
+
+
+def _global_options(parser: argparse.ArgumentParser, *, default: object) -> None:
+    parser.add_argument(
+        "--config",
+        type=Path,
+        default=default,
+        help="config file (default: $CRITICAL_FRIEND_CONFIG, or none)",
+    )
+    parser.add_argument(
+        "--db",
+        metavar="URL",
+        default=default,
+        help="database URL (sqlite:///PATH or postgresql://...)",
+    )
 
 
 def _user_option(command: argparse.ArgumentParser) -> None:

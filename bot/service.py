@@ -191,7 +191,7 @@ class ConversationService:
     def _journal_in_chat(
         self, tx: Transaction, user_id: int, state: SessionState, argument: str
     ) -> list[Outgoing]:
-        if argument.strip().isdigit():
+        if argument.strip().isdecimal():
             record = tx.reflection(user_id, int(argument))
             text = (
                 journal.render_one(record, self.catalog, "text")

@@ -130,7 +130,13 @@ def _scalar(node: yaml.Node) -> Any:
 def validation_problems(error: Any, located: Located) -> list[Problem]:
     """Turn a pydantic ValidationError into `file:line: message` problems."""
     problems = []
-    for item in error.errors():
+    errors = error.errors()
+    deeper = {tuple(item["loc"][:-1]) for item in errors if len(item["loc"]) > 1}
+    for item in errors:
+        if item["type"] == "too_short" and any(
+            loc[: len(item["loc"])] == tuple(item["loc"]) for loc in deeper
+        ):
+            continue  # pydantic's echo of an invalid item inside this list; already reported
         loc = tuple(part for part in item["loc"] if not isinstance(part, str) or part != "__root__")
         where = ".".join(str(part) for part in loc)
         kind = item["type"]

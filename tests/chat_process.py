@@ -23,7 +23,9 @@ def cli_env(home: Path, **extra: str) -> dict[str, str]:
     return env
 
 
-def run_cli(home: Path, *args: str, stdin: str | bytes = b"", **extra: str) -> subprocess.CompletedProcess[bytes]:
+def run_cli(
+    home: Path, *args: str, stdin: str | bytes = b"", **extra: str
+) -> subprocess.CompletedProcess[bytes]:
     data = stdin.encode() if isinstance(stdin, str) else stdin
     return subprocess.run(
         [sys.executable, "-m", "bot", *args],

@@ -34,7 +34,9 @@ def test_a_whole_gibbs_reflection_completes_and_shows_in_the_journal(tmp_path: P
     entries = json.loads(listing.stdout)
     assert len(entries) == 1
     assert entries[0]["dialogue"] == "gibbs"
-    shown = run_cli(tmp_path, "journal", "show", str(entries[0]["id"]), "--user", "alex", "--format", "json")
+    shown = run_cli(
+        tmp_path, "journal", "show", str(entries[0]["id"]), "--user", "alex", "--format", "json"
+    )
     record = json.loads(shown.stdout)
     assert {"id", "dialogue", "started_at", "finished_at", "answers"} <= record.keys()
     assert record["answers"]["what_happened"] == ANSWER

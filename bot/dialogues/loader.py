@@ -93,7 +93,7 @@ def check_dialogue(dialogue: Dialogue, located: Located) -> list[Problem]:
                 )
             for c_index, choice in enumerate(step.choices):
                 if choice.value != "none" and not (
-                    choice.value.isdigit() and 0 < int(choice.value) <= 366
+                    choice.value.isdecimal() and 0 < int(choice.value) <= 366
                 ):
                     report(
                         (*where, "choices", c_index, "value"),

@@ -298,7 +298,11 @@ class _TurnBuilder:
             self.say(wording.STALE)
             self.show_menu()
             return
-        dialogue = self.context.catalog.dialogues[draft.run.dialogue_id]
+        dialogue = self.context.catalog.get(draft.run.dialogue_id)
+        if dialogue is None:
+            # Its file went away after the offer was made (a restart): the draft stays kept.
+            self.lost_dialogue()
+            return
         self.state.run = RunState.from_json(draft.run.to_json())
         self.effects.append(RunResumed(key))
         self.say(wording.resumed(dialogue.title))
@@ -556,7 +560,7 @@ class _TurnBuilder:
         pending = self.state.pending
         if is_choice:
             return text if any(v == text for v, _ in pending) else None
-        if text.isdigit() and 1 <= int(text) <= len(pending):
+        if text.isdecimal() and 1 <= int(text) <= len(pending):
             return pending[int(text) - 1][0]
         wanted = text.casefold()
         for value, label in pending:

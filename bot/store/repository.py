@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Engine, delete, func, select, update
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects import sqlite
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.messages import UserRef
@@ -100,7 +100,11 @@ class Transaction:
         return int(getattr(result, "rowcount", 0) or 0)
 
     def _insert_ignoring_conflict(self, model: type[Any], values: dict[str, Any]) -> bool:
-        insert = postgresql.insert if self._dialect == "postgresql" else sqlite.insert
+        insert = sqlite.insert
+        if self._dialect == "postgresql":
+            from sqlalchemy.dialects import postgresql  # only loaded when PostgreSQL is in use
+
+            insert = postgresql.insert
         table = model.__table__
         first_key = next(iter(table.primary_key.columns))
         # RETURNING tells us whether a row went in; rowcount is unreliable here (psycopg
