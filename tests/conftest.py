@@ -68,8 +68,13 @@ def catalog() -> Catalog:
 
 
 @pytest.fixture
-def cipher() -> Cipher:
-    return Cipher([generate_key()])
+def secret_key() -> str:
+    return generate_key()
+
+
+@pytest.fixture
+def cipher(secret_key: str) -> Cipher:
+    return Cipher([secret_key])
 
 
 @pytest.fixture

@@ -42,7 +42,8 @@ def test_a_whole_gibbs_reflection_completes_and_shows_in_the_journal(tmp_path: P
     assert record["answers"]["what_happened"] == ANSWER
     assert record["answers"]["check_in"] == "In two weeks"
     text = run_cli(tmp_path, "journal", "--user", "alex").stdout.decode()
-    assert "Gibbs" in text and "We met at the family home" in text
+    assert "Gibbs" in text
+    assert "We met at the family home" in text
 
 
 def test_after_kill_9_the_next_chat_resumes_at_the_same_question(tmp_path: Path) -> None:
