@@ -124,3 +124,4 @@ class Reply:
     messages: list[Outgoing] = field(default_factory=list)
     duplicate: bool = False  # the event was delivered before; nothing was done
     failed: bool = False  # nothing was saved (storage unavailable); the text says so
+    waiting: bool = False  # a question is open: the worker is expected to answer

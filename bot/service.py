@@ -119,7 +119,10 @@ class ConversationService:
             state = SessionState.from_json(tx.load_session(user_id, now))
             command = parse_command(incoming.text) if incoming.kind is IncomingKind.TEXT else None
             if isinstance(command, Command) and command.name == "journal":
-                return Reply(messages=self._journal_in_chat(tx, user_id, state, command.argument))
+                return Reply(
+                    messages=self._journal_in_chat(tx, user_id, state, command.argument),
+                    waiting=state.mode is not Mode.IDLE,
+                )
             context = Context(
                 catalog=self.catalog,
                 now=now,
@@ -138,7 +141,7 @@ class ConversationService:
                 turn.state.mode.value,
                 ",".join(type(e).__name__ for e in turn.effects) or "-",
             )
-            return Reply(messages=turn.replies)
+            return Reply(messages=turn.replies, waiting=turn.state.mode is not Mode.IDLE)
 
     def _drafts(
         self,

@@ -49,14 +49,16 @@ class TerminalChannel:
         reader = threading.Thread(target=self._read_lines, args=(loop, lines), daemon=True)
         reader.start()
         try:
-            await self._send(IncomingKind.START, dialogue or "")
-            while True:
+            waiting = await self._send(IncomingKind.START, dialogue or "")
+            # A person at a terminal is done once nothing is asked (paused, finished, "not
+            # now"); a program in --json mode decides for itself when to stop (EOF).
+            while waiting or self._json:
                 self._prompt()
                 line = await lines.get()
                 if line is _EOF:
                     await self._leave()
                     return
-                await self._send(IncomingKind.TEXT, line.rstrip("\r\n"), bound=True)
+                waiting = await self._send(IncomingKind.TEXT, line.rstrip("\r\n"), bound=True)
         except asyncio.CancelledError:
             # Ctrl-C: the last turn is already saved; say so and leave like a pause.
             await asyncio.shield(self._leave())
@@ -67,7 +69,8 @@ class TerminalChannel:
             self._stdout.write("\n")
         await self._send(IncomingKind.LEAVE, "")
 
-    async def _send(self, kind: IncomingKind, text: str, *, bound: bool = False) -> None:
+    async def _send(self, kind: IncomingKind, text: str, *, bound: bool = False) -> bool:
+        """Hand one message to the service and show the replies; True while a question is open."""
         incoming = Incoming(
             event_id=f"terminal-{uuid.uuid4()}",
             user=self._user,
@@ -80,6 +83,7 @@ class TerminalChannel:
             self._show(message)
             if message.reply_token is not None:
                 self._reply_token = message.reply_token
+        return reply.waiting or reply.failed
 
     def _show(self, message: Outgoing) -> None:
         if self._json:

@@ -151,7 +151,8 @@ class Catalog:
 
     @property
     def listed(self) -> list[Dialogue]:
-        return [d for d in self.dialogues.values() if d.listed]
+        shown = [d for d in self.dialogues.values() if d.listed]
+        return sorted(shown, key=lambda d: (d.menu_order, d.title))
 
     @classmethod
     def of(cls, dialogues: Iterable[Dialogue]) -> Catalog:

@@ -80,6 +80,7 @@ class Dialogue(_Strict):
     closing: str | None = None
     summary: str | None = None  # `{step_id}` is replaced by that answer
     listed: bool = True  # false: not offered in the menu (started by the scheduler or a friend)
+    menu_order: int = Field(default=100, ge=0, le=10_000)  # lower comes first in the menu
     steps: tuple[Step, ...] = Field(min_length=1)
 
     def step(self, step_id: str) -> Step:
