@@ -93,24 +93,18 @@ class Transaction:
         )
         return inserted
 
-    def forget_events_before(self, moment: datetime) -> int:
-        result = self.session.execute(
-            delete(ProcessedEvent).where(ProcessedEvent.processed_at < moment)
-        )
-        return int(getattr(result, "rowcount", 0) or 0)
-
     def _insert_ignoring_conflict(self, model: type[Any], values: dict[str, Any]) -> bool:
-        insert = sqlite.insert
+        table = model.__table__
+        first_key = next(iter(table.primary_key.columns))
         if self._dialect == "postgresql":
             from sqlalchemy.dialects import postgresql  # only loaded when PostgreSQL is in use
 
-            insert = postgresql.insert
-        table = model.__table__
-        first_key = next(iter(table.primary_key.columns))
+            statement: Any = postgresql.insert(table).values(**values).on_conflict_do_nothing()
+        else:
+            statement = sqlite.insert(table).values(**values).on_conflict_do_nothing()
         # RETURNING tells us whether a row went in; rowcount is unreliable here (psycopg
         # through SQLAlchemy reports -1 for INSERT ... ON CONFLICT).
-        statement = insert(table).values(**values).on_conflict_do_nothing().returning(first_key)
-        return self.session.connection().execute(statement).first() is not None
+        return self.session.connection().execute(statement.returning(first_key)).first() is not None
 
     # ---- people ------------------------------------------------------------
 
