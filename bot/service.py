@@ -115,25 +115,31 @@ class ConversationService:
             if not tx.record_event(incoming.user.channel, incoming.event_id, now):
                 log.info("event %s already processed; ignoring the repeat", incoming.event_id)
                 return Reply(duplicate=True)
-            user_id = tx.user_for(incoming.user, now)
-            state = SessionState.from_json(tx.load_session(user_id, now))
+            user_id, saved = tx.load_worker(incoming.user, now)
+            state = SessionState.from_json(saved)
             command = parse_command(incoming.text) if incoming.kind is IncomingKind.TEXT else None
             if isinstance(command, Command) and command.name == "journal":
                 return Reply(
                     messages=self._journal_in_chat(tx, user_id, state, command.argument),
                     waiting=state.mode is not Mode.IDLE,
                 )
+            # Menus and greetings need more than a turn inside a reflection does.
+            in_reflection = (
+                state.mode is Mode.IN_RUN
+                and incoming.kind is not IncomingKind.START
+                and command is None
+            )
             context = Context(
                 catalog=self.catalog,
                 now=now,
                 new_run_key=self.new_key(),
-                drafts=self._drafts(tx, user_id, state, incoming, command),
-                display_name=tx.display_name(user_id),
+                drafts=() if in_reflection else self._drafts(tx, user_id),
+                display_name=None if in_reflection else tx.display_name(user_id),
                 max_answer_chars=self.max_answer_chars,
             )
             turn = step(state, incoming, context)
-            self._apply(tx, user_id, turn.state, turn.effects, now)
-            tx.save_session(user_id, turn.state.to_json(), now)
+            self._apply(tx, user_id, turn.effects, now)
+            tx.save_state(user_id, turn.state.to_json(), now)
             log.info(
                 "turn %s user=%d mode=%s effects=%s",
                 incoming.event_id,
@@ -143,53 +149,30 @@ class ConversationService:
             )
             return Reply(messages=turn.replies, waiting=turn.state.mode is not Mode.IDLE)
 
-    def _drafts(
-        self,
-        tx: Transaction,
-        user_id: int,
-        state: SessionState,
-        incoming: Incoming,
-        command: object,
-    ) -> tuple[Draft, ...]:
-        # Only a menu or a (re)start can offer drafts; answering a question never needs them.
-        if (
-            state.mode is Mode.IN_RUN
-            and incoming.kind is not IncomingKind.START
-            and command is None
-        ):
-            return ()
+    def _drafts(self, tx: Transaction, user_id: int) -> tuple[Draft, ...]:
         return tuple(
             Draft(run=RunState.from_json(stored.state), updated_at=stored.updated_at)
             for stored in tx.drafts(user_id, MAX_DRAFTS_OFFERED)
+            if stored.state
         )
 
-    def _apply(
-        self,
-        tx: Transaction,
-        user_id: int,
-        state: SessionState,
-        effects: list[Effect],
-        now: datetime,
-    ) -> None:
+    def _apply(self, tx: Transaction, user_id: int, effects: list[Effect], now: datetime) -> None:
         for effect in effects:
             match effect:
                 case RunStarted(key=key, dialogue_id=dialogue_id):
-                    run_state = state.run.to_json() if state.run and state.run.key == key else {}
-                    tx.start_run(user_id, key, dialogue_id, run_state, now)
+                    tx.start_run(user_id, key, dialogue_id, now)
                 case AnswerSaved(key=key, step_id=step_id, text=text):
                     tx.save_answer(key, step_id, text, now)
-                case RunPaused(key=key):
-                    tx.set_run_status(key, "paused", now)
+                case RunPaused(key=key, run=run):
+                    tx.pause_run(key, run.to_json(), now)
                 case RunResumed(key=key):
-                    tx.set_run_status(key, "open", now)
+                    tx.resume_run(key, now)
                 case RunDiscarded(key=key):
                     tx.discard_run(key)
                 case RunFinished(key=key, summary=summary):
                     tx.finish_run(key, summary, now)
                 case CheckInRequested(key=key, days=days):
                     tx.set_check_in(key, user_id, days, now)
-        if state.run is not None:
-            tx.save_run(state.run.key, state.run.to_json(), now)
 
     def _journal_in_chat(
         self, tx: Transaction, user_id: int, state: SessionState, argument: str

@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy import func, select
 
 from bot.service import ConversationService
-from bot.store.models import Answer, CheckIn, Conversation, Reflection
+from bot.store.models import answers, check_ins, conversations, reflections
 from bot.store.repository import Store
 from tests.worker import Worker, text_of
 
@@ -48,7 +48,7 @@ def test_a_repeated_event_id_changes_nothing(service: ConversationService, store
     assert again.duplicate
     assert again.messages == []
     with store.transaction() as tx:
-        assert tx.session.scalar(select(func.count()).select_from(Answer)) == 1
+        assert tx.connection.scalar(select(func.count()).select_from(answers)) == 1
 
 
 def test_a_finished_check_in_is_booked_for_the_scheduler(
@@ -57,10 +57,10 @@ def test_a_finished_check_in_is_booked_for_the_scheduler(
     worker = Worker(service)
     finish_gibbs(worker)
     with store.transaction() as tx:
-        check_in = tx.session.scalars(select(CheckIn)).one()
+        check_in = tx.connection.execute(select(check_ins)).one()
         assert check_in.status == "pending"
-        assert (check_in.due_on - clock.now).days == 7
-        assert tx.session.scalar(select(func.count()).select_from(Reflection)) == 1
+        assert (check_in.due_at - clock.now).days == 7
+        assert tx.connection.scalar(select(func.count()).select_from(reflections)) == 1
 
 
 def test_back_keeps_the_old_answer_as_a_revision(
@@ -73,7 +73,9 @@ def test_back_keeps_the_old_answer_as_a_revision(
     assert "Earlier you wrote" in worker.question.text
     worker.says("Second version of what happened at the visit, in enough words.")
     with store.transaction() as tx:
-        rows = tx.session.execute(select(Answer.step_id, Answer.revision).order_by(Answer.id)).all()
+        rows = tx.connection.execute(
+            select(answers.c.step_id, answers.c.revision).order_by(answers.c.id)
+        ).all()
     assert rows == [("what_happened", 1), ("what_happened", 2)]
 
 
@@ -84,8 +86,8 @@ def test_stop_then_discard_deletes_the_draft(service: ConversationService, store
     worker.says("stop")
     worker.presses("discard")
     with store.transaction() as tx:
-        assert tx.session.scalar(select(func.count()).select_from(Conversation)) == 0
-        assert tx.session.scalar(select(func.count()).select_from(Answer)) == 0
+        assert tx.connection.scalar(select(func.count()).select_from(conversations)) == 0
+        assert tx.connection.scalar(select(func.count()).select_from(answers)) == 0
 
 
 def test_a_paused_reflection_is_offered_again_at_the_same_question(

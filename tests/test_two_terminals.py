@@ -8,7 +8,7 @@ from pathlib import Path
 from sqlalchemy import select
 
 from bot.service import ConversationService
-from bot.store.models import Answer
+from bot.store.models import answers
 from bot.store.repository import Store
 from tests.chat_process import ChatProcess, texts
 from tests.worker import Worker
@@ -68,7 +68,7 @@ def test_concurrent_turns_for_one_worker_store_each_accepted_answer_once(
         thread.join(timeout=60)
 
     with store.transaction() as tx:
-        stored = [tx.cipher.decrypt(t) for t in tx.session.scalars(select(Answer.text_enc))]
+        stored = [tx.cipher.decrypt(t) for t in tx.connection.scalars(select(answers.c.text_enc))]
     assert sorted(stored) == sorted(accepted)  # every accepted answer stored, exactly once
     assert len(stored) == len(set(stored))
     assert 1 <= len(stored) <= 6

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from bot.engine.state import RunState
+
 
 @dataclass(frozen=True, slots=True)
 class RunStarted:
@@ -23,7 +25,10 @@ class AnswerSaved:
 
 @dataclass(frozen=True, slots=True)
 class RunPaused:
+    """Keep the run as a draft; `run` is where it stood, to pick it up again later."""
+
     key: str
+    run: RunState
 
 
 @dataclass(frozen=True, slots=True)

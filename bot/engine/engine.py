@@ -217,7 +217,7 @@ class _TurnBuilder:
         drafts = list(self.context.drafts)
         run = self.state.run
         if run is not None:
-            self.effects.append(RunPaused(run.key))
+            self.effects.append(RunPaused(run.key, run))
             self.state.run = None
             self.state.mode = Mode.IDLE
             drafts = [Draft(run, self.context.now), *(d for d in drafts if d.run.key != run.key)]
@@ -423,7 +423,7 @@ class _TurnBuilder:
         if run is None:
             return
         where = self.where(current[1], run) if current else "this question"
-        self.effects.append(RunPaused(run.key))
+        self.effects.append(RunPaused(run.key, run))
         self.state.run = None
         self.state.mode = Mode.IDLE
         self.state.pending = []
@@ -451,7 +451,7 @@ class _TurnBuilder:
         current = self.current()
         if run is not None:
             where = self.where(current[1], run) if current else "this question"
-            self.effects.append(RunPaused(run.key))
+            self.effects.append(RunPaused(run.key, run))
             self.say(wording.kept_as_draft(where))
         self.state.run = None
         self.state.mode = Mode.IDLE
@@ -491,7 +491,7 @@ class _TurnBuilder:
         """The file behind a reflection was removed or broke: keep the draft, say so."""
         run = self.state.run
         if run is not None:
-            self.effects.append(RunPaused(run.key))
+            self.effects.append(RunPaused(run.key, run))
         self.state.run = None
         self.state.mode = Mode.IDLE
         self.state.pending = []

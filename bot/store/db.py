@@ -12,7 +12,6 @@ from typing import Any
 from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
-from sqlalchemy.pool import NullPool
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 # The newest migration. Checked against Alembic's own view by a test; knowing it here
@@ -65,9 +64,9 @@ def _sqlite_engine(url: str) -> Engine:
             raise DatabaseError(
                 f"cannot create the folder {path.parent}: {error.strerror}"
             ) from None
-    # NullPool: a terminal session is one connection; SQLite connections are cheap and
-    # a pool would keep WAL readers open across turns for no benefit.
-    engine = create_engine(url, poolclass=NullPool)
+    # Pooled connections: opening one costs the pragmas, and closing the last one
+    # checkpoints the WAL with a sync to disk, several times the cost of a turn.
+    engine = create_engine(url)
 
     @event.listens_for(engine, "connect")
     def _configure(dbapi_connection: sqlite3.Connection, _record: Any) -> None:

@@ -1,6 +1,8 @@
-"""The tables. Columns ending in `_enc` hold Fernet tokens, never readable text.
+"""The tables, as SQLAlchemy Core. Columns ending in `_enc` hold Fernet tokens.
 
-The repository encrypts and decrypts them explicitly (see `crypto.py`); marking them
+Core rather than the ORM: a turn is a handful of known statements, and skipping the
+ORM's unit of work makes each one cheaper and keeps `sqlalchemy.orm` out of start-up.
+The repository encrypts and decrypts explicitly (see `crypto.py`); marking columns
 with `info={"encrypted": True}` lets key rotation find every one of them.
 """
 
@@ -9,17 +11,19 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from sqlalchemy import (
+    Column,
     DateTime,
     ForeignKey,
+    Index,
     Integer,
     MetaData,
     String,
+    Table,
     Text,
     TypeDecorator,
     UniqueConstraint,
 )
 from sqlalchemy.engine import Dialect
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 NAMING = {
     "ix": "ix_%(column_0_label)s",
@@ -49,122 +53,136 @@ class UTCDateTime(TypeDecorator[datetime]):
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
-def encrypted(nullable: bool = False) -> Mapped[str]:
-    return mapped_column(Text, nullable=nullable, info={"encrypted": True})
+def _encrypted(name: str, *, nullable: bool = False) -> Column[str]:
+    return Column(name, Text, nullable=nullable, info={"encrypted": True})
 
 
-class Base(DeclarativeBase):
-    metadata = MetaData(naming_convention=NAMING)
+def _user_fk() -> Column[int]:
+    return Column("user_id", ForeignKey("users.id", ondelete="CASCADE"), nullable=False)
 
 
-class Organisation(Base):
-    __tablename__ = "organisations"
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    slug: Mapped[str] = mapped_column(String(64), unique=True)
-    name: Mapped[str] = mapped_column(String(200))
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+metadata = MetaData(naming_convention=NAMING)
 
+organisations = Table(
+    "organisations",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("slug", String(64), nullable=False, unique=True),
+    Column("name", String(200), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+)
 
-class User(Base):
-    __tablename__ = "users"
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    organisation_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"), index=True)
-    display_name_enc: Mapped[str | None] = mapped_column(
-        Text, nullable=True, info={"encrypted": True}
-    )
-    timezone: Mapped[str | None] = mapped_column(String(64), nullable=True)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+users = Table(
+    "users",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("organisation_id", ForeignKey("organisations.id"), nullable=False, index=True),
+    _encrypted("display_name_enc", nullable=True),
+    Column("timezone", String(64), nullable=True),
+    Column("created_at", UTCDateTime, nullable=False),
+)
 
+# One way a worker reaches us: (channel, that channel's id for them).
+identities = Table(
+    "identities",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    _user_fk(),
+    Column("channel", String(32), nullable=False),
+    Column("external_id", String(200), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    UniqueConstraint("channel", "external_id"),
+    Index(None, "user_id"),
+)
 
-class Identity(Base):
-    """One way a worker reaches us: (channel, that channel's id for them)."""
+# The engine's state for one worker between messages: menus, the open question and
+# the reflection in progress. Written once per turn.
+chat_sessions = Table(
+    "chat_sessions",
+    metadata,
+    Column("user_id", ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
+    _encrypted("state_enc"),
+    Column("updated_at", UTCDateTime, nullable=False),
+)
 
-    __tablename__ = "identities"
-    __table_args__ = (UniqueConstraint("channel", "external_id"),)
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
-    channel: Mapped[str] = mapped_column(String(32))
-    external_id: Mapped[str] = mapped_column(String(200))
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+# One reflection, from its first question until it is finished. While it is paused,
+# `state_enc` holds where it stood, so it can be picked up again.
+conversations = Table(
+    "conversations",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("key", String(36), nullable=False, unique=True),
+    _user_fk(),
+    Column("dialogue_id", String(100), nullable=False),
+    Column("status", String(16), nullable=False),  # open | paused | finished
+    _encrypted("state_enc", nullable=True),
+    Column("started_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    Column("finished_at", UTCDateTime, nullable=True),
+    Index(None, "user_id", "status"),
+)
 
+# One version of the answer to one step. Changing an answer adds a revision.
+answers = Table(
+    "answers",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column(
+        "conversation_id",
+        ForeignKey("conversations.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("step_id", String(100), nullable=False),
+    Column("revision", Integer, nullable=False),
+    _encrypted("text_enc"),
+    Column("created_at", UTCDateTime, nullable=False),
+    UniqueConstraint("conversation_id", "step_id", "revision"),
+)
 
-class ChatSession(Base):
-    """The engine's state for one worker between messages (menus, the open question)."""
+# A finished reflection: an entry in the worker's journal.
+reflections = Table(
+    "reflections",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column(
+        "conversation_id",
+        ForeignKey("conversations.id", ondelete="CASCADE"),
+        nullable=False,
+        unique=True,
+    ),
+    _user_fk(),
+    Column("dialogue_id", String(100), nullable=False),
+    Column("started_at", UTCDateTime, nullable=False),
+    Column("finished_at", UTCDateTime, nullable=False),
+    _encrypted("summary_enc"),
+    Index(None, "user_id"),
+)
 
-    __tablename__ = "chat_sessions"
-    user_id: Mapped[int] = mapped_column(
-        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
-    )
-    state_enc: Mapped[str] = encrypted()
-    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+# A follow-up the worker asked for at the end of a reflection; sent by the scheduler.
+check_ins = Table(
+    "check_ins",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column(
+        "conversation_id",
+        ForeignKey("conversations.id", ondelete="CASCADE"),
+        nullable=False,
+        unique=True,
+    ),
+    _user_fk(),
+    Column("due_at", UTCDateTime, nullable=False, index=True),
+    Column("status", String(16), nullable=False),  # pending | sent | cancelled
+    Column("created_at", UTCDateTime, nullable=False),
+)
 
-
-class Conversation(Base):
-    """One reflection, from its first question until it is finished or discarded."""
-
-    __tablename__ = "conversations"
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    key: Mapped[str] = mapped_column(String(36), unique=True)
-    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
-    dialogue_id: Mapped[str] = mapped_column(String(100))
-    status: Mapped[str] = mapped_column(String(16))  # open | paused | finished
-    state_enc: Mapped[str] = encrypted()
-    started_at: Mapped[datetime] = mapped_column(UTCDateTime)
-    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
-    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
-
-
-class Answer(Base):
-    """One version of the answer to one step. Changing an answer adds a revision."""
-
-    __tablename__ = "answers"
-    __table_args__ = (UniqueConstraint("conversation_id", "step_id", "revision"),)
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    conversation_id: Mapped[int] = mapped_column(
-        ForeignKey("conversations.id", ondelete="CASCADE"), index=True
-    )
-    step_id: Mapped[str] = mapped_column(String(100))
-    revision: Mapped[int] = mapped_column(Integer)
-    text_enc: Mapped[str] = encrypted()
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
-
-
-class Reflection(Base):
-    """A finished reflection: an entry in the worker's journal."""
-
-    __tablename__ = "reflections"
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    conversation_id: Mapped[int] = mapped_column(
-        ForeignKey("conversations.id", ondelete="CASCADE"), unique=True
-    )
-    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
-    dialogue_id: Mapped[str] = mapped_column(String(100))
-    started_at: Mapped[datetime] = mapped_column(UTCDateTime)
-    finished_at: Mapped[datetime] = mapped_column(UTCDateTime)
-    summary_enc: Mapped[str] = encrypted()
-
-
-class CheckIn(Base):
-    """A follow-up the worker asked for at the end of a reflection; sent by the scheduler."""
-
-    __tablename__ = "check_ins"
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    conversation_id: Mapped[int] = mapped_column(
-        ForeignKey("conversations.id", ondelete="CASCADE"), unique=True
-    )
-    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
-    due_on: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
-    status: Mapped[str] = mapped_column(String(16))  # pending | sent | cancelled
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
-
-
-class ProcessedEvent(Base):
-    """Every incoming event id we acted on; recorded in the same transaction as the turn."""
-
-    __tablename__ = "processed_events"
-    channel: Mapped[str] = mapped_column(String(32), primary_key=True)
-    event_id: Mapped[str] = mapped_column(String(200), primary_key=True)
-    processed_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+# Every incoming event id we acted on, recorded in the same transaction as the turn.
+processed_events = Table(
+    "processed_events",
+    metadata,
+    Column("channel", String(32), primary_key=True),
+    Column("event_id", String(200), primary_key=True),
+    Column("processed_at", UTCDateTime, nullable=False, index=True),
+)
 
 
 def utcnow() -> datetime:

@@ -3,6 +3,9 @@
 Everything here runs inside one `Store.transaction()`; the caller decides where a
 turn begins and ends. Free text is encrypted on the way in and decrypted on the way
 out, so no other module ever sees a ciphertext or writes plain text by mistake.
+
+A turn on the hot path is six statements: record the event, load the worker and their
+state (locked), and at most an answer, a status change and the new state.
 """
 
 from __future__ import annotations
@@ -13,22 +16,21 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Engine, delete, func, select, update
+from sqlalchemy import Connection, Engine, Table, delete, func, insert, literal, select, update
 from sqlalchemy.dialects import sqlite
-from sqlalchemy.orm import Session, sessionmaker
 
 from bot.messages import UserRef
 from bot.store.crypto import Cipher
 from bot.store.models import (
-    Answer,
-    ChatSession,
-    CheckIn,
-    Conversation,
-    Identity,
-    Organisation,
-    ProcessedEvent,
-    Reflection,
-    User,
+    answers,
+    chat_sessions,
+    check_ins,
+    conversations,
+    identities,
+    organisations,
+    processed_events,
+    reflections,
+    users,
 )
 
 DEFAULT_ORGANISATION = "default"
@@ -38,7 +40,6 @@ DEFAULT_ORGANISATION = "default"
 class StoredRun:
     key: str
     dialogue_id: str
-    status: str
     state: dict[str, Any]
     updated_at: datetime
 
@@ -59,7 +60,7 @@ class ReflectionRecord:
     started_at: datetime
     finished_at: datetime
     summary: str
-    answers: dict[str, str]  # step id -> final text, in the order answered
+    answers: dict[str, str]  # step id -> final text, in the order first answered
     revisions: dict[str, list[str]] = field(default_factory=dict)  # step id -> earlier texts
 
 
@@ -67,36 +68,33 @@ class Store:
     def __init__(self, engine: Engine, cipher: Cipher) -> None:
         self.engine = engine
         self.cipher = cipher
-        self._sessions = sessionmaker(engine, expire_on_commit=False)
 
     @contextmanager
     def transaction(self) -> Iterator[Transaction]:
-        with self._sessions.begin() as session:
-            yield Transaction(session, self.cipher)
+        with self.engine.begin() as connection:
+            yield Transaction(connection, self.cipher)
 
     def dispose(self) -> None:
         self.engine.dispose()
 
 
 class Transaction:
-    def __init__(self, session: Session, cipher: Cipher) -> None:
-        self.session = session
+    def __init__(self, connection: Connection, cipher: Cipher) -> None:
+        self.connection = connection
         self.cipher = cipher
-        self._dialect = session.get_bind().dialect.name
+        self._postgres = connection.dialect.name == "postgresql"
 
     # ---- idempotency -------------------------------------------------------
 
     def record_event(self, channel: str, event_id: str, now: datetime) -> bool:
         """Remember an event id; False if it was already processed (a duplicate delivery)."""
-        inserted = self._insert_ignoring_conflict(
-            ProcessedEvent, {"channel": channel, "event_id": event_id, "processed_at": now}
+        return self._insert_ignoring_conflict(
+            processed_events, {"channel": channel, "event_id": event_id, "processed_at": now}
         )
-        return inserted
 
-    def _insert_ignoring_conflict(self, model: type[Any], values: dict[str, Any]) -> bool:
-        table = model.__table__
+    def _insert_ignoring_conflict(self, table: Table, values: dict[str, Any]) -> bool:
         first_key = next(iter(table.primary_key.columns))
-        if self._dialect == "postgresql":
+        if self._postgres:
             from sqlalchemy.dialects import postgresql  # only loaded when PostgreSQL is in use
 
             statement: Any = postgresql.insert(table).values(**values).on_conflict_do_nothing()
@@ -104,204 +102,229 @@ class Transaction:
             statement = sqlite.insert(table).values(**values).on_conflict_do_nothing()
         # RETURNING tells us whether a row went in; rowcount is unreliable here (psycopg
         # through SQLAlchemy reports -1 for INSERT ... ON CONFLICT).
-        return self.session.connection().execute(statement.returning(first_key)).first() is not None
+        return self.connection.execute(statement.returning(first_key)).first() is not None
 
-    # ---- people ------------------------------------------------------------
+    # ---- people and their state ----------------------------------------------
 
     def find_user(self, ref: UserRef) -> int | None:
-        return self.session.scalar(
-            select(Identity.user_id).where(
-                Identity.channel == ref.channel, Identity.external_id == ref.external_id
+        return self.connection.scalar(
+            select(identities.c.user_id).where(
+                identities.c.channel == ref.channel, identities.c.external_id == ref.external_id
             )
         )
 
-    def user_for(self, ref: UserRef, now: datetime) -> int:
-        """The worker behind a channel identity, created on first contact."""
-        user_id = self.find_user(ref)
-        if user_id is not None:
-            return user_id
-        organisation_id = self._default_organisation(now)
-        user = User(
-            organisation_id=organisation_id,
-            display_name_enc=self.cipher.encrypt(ref.display_name) if ref.display_name else None,
-            created_at=now,
+    def load_worker(self, ref: UserRef, now: datetime) -> tuple[int, dict[str, Any]]:
+        """The worker behind a channel identity and their engine state, locked for this turn.
+
+        A first message creates the worker. On PostgreSQL the session row is locked
+        (`FOR UPDATE`) so one worker's turns queue up; SQLite's BEGIN IMMEDIATE already
+        serialises every writer.
+        """
+        query = (
+            select(chat_sessions.c.user_id, chat_sessions.c.state_enc)
+            .join(identities, identities.c.user_id == chat_sessions.c.user_id)
+            .where(identities.c.channel == ref.channel, identities.c.external_id == ref.external_id)
         )
-        self.session.add(user)
-        self.session.flush()
-        self.session.add(
-            Identity(
-                user_id=user.id, channel=ref.channel, external_id=ref.external_id, created_at=now
+        if self._postgres:
+            query = query.with_for_update(of=chat_sessions)
+        row = self.connection.execute(query).first()
+        if row is None:
+            return self._create_worker(ref, now), {}
+        state = self.cipher.decrypt_json(row.state_enc)
+        return row.user_id, state if isinstance(state, dict) else {}
+
+    def _create_worker(self, ref: UserRef, now: datetime) -> int:
+        name = self.cipher.encrypt(ref.display_name) if ref.display_name else None
+        user_id: int = self.connection.execute(
+            insert(users)
+            .values(
+                organisation_id=self._default_organisation(now),
+                display_name_enc=name,
+                created_at=now,
+            )
+            .returning(users.c.id)
+        ).scalar_one()
+        # A concurrent first message for the same identity fails here on the unique
+        # constraint; the service retries the turn and then finds this worker.
+        self.connection.execute(
+            insert(identities).values(
+                user_id=user_id, channel=ref.channel, external_id=ref.external_id, created_at=now
             )
         )
-        self.session.flush()
-        return user.id
-
-    def display_name(self, user_id: int) -> str | None:
-        token = self.session.scalar(select(User.display_name_enc).where(User.id == user_id))
-        return self.cipher.decrypt(token) if token else None
+        self.connection.execute(
+            insert(chat_sessions).values(
+                user_id=user_id, state_enc=self.cipher.encrypt_json({}), updated_at=now
+            )
+        )
+        return user_id
 
     def _default_organisation(self, now: datetime) -> int:
         self._insert_ignoring_conflict(
-            Organisation,
+            organisations,
             {"slug": DEFAULT_ORGANISATION, "name": "Default organisation", "created_at": now},
         )
-        organisation_id = self.session.scalar(
-            select(Organisation.id).where(Organisation.slug == DEFAULT_ORGANISATION)
+        return int(
+            self.connection.execute(
+                select(organisations.c.id).where(organisations.c.slug == DEFAULT_ORGANISATION)
+            ).scalar_one()
         )
-        assert organisation_id is not None  # inserted just above if it was missing
-        return organisation_id
 
-    # ---- the engine's state ------------------------------------------------
-
-    def load_session(self, user_id: int, now: datetime) -> dict[str, Any]:
-        """The worker's engine state, locked for this transaction (created empty if new)."""
-        self._insert_ignoring_conflict(
-            ChatSession,
-            {"user_id": user_id, "state_enc": self.cipher.encrypt_json({}), "updated_at": now},
+    def display_name(self, user_id: int) -> str | None:
+        token = self.connection.scalar(
+            select(users.c.display_name_enc).where(users.c.id == user_id)
         )
-        query = select(ChatSession.state_enc).where(ChatSession.user_id == user_id)
-        if self._dialect == "postgresql":
-            # Serialise the turns of one worker; SQLite does the same with BEGIN IMMEDIATE.
-            query = query.with_for_update()
-        token = self.session.scalar(query)
-        state = self.cipher.decrypt_json(token) if token else {}
-        return state if isinstance(state, dict) else {}
+        return self.cipher.decrypt(token) if token else None
 
-    def save_session(self, user_id: int, state: dict[str, Any], now: datetime) -> None:
-        self.session.execute(
-            update(ChatSession)
-            .where(ChatSession.user_id == user_id)
+    def save_state(self, user_id: int, state: dict[str, Any], now: datetime) -> None:
+        self.connection.execute(
+            update(chat_sessions)
+            .where(chat_sessions.c.user_id == user_id)
             .values(state_enc=self.cipher.encrypt_json(state), updated_at=now)
         )
 
     # ---- reflections in progress -------------------------------------------
 
-    def start_run(
-        self, user_id: int, key: str, dialogue_id: str, state: dict[str, Any], now: datetime
-    ) -> None:
-        self.session.add(
-            Conversation(
+    def start_run(self, user_id: int, key: str, dialogue_id: str, now: datetime) -> None:
+        self.connection.execute(
+            insert(conversations).values(
                 key=key,
                 user_id=user_id,
                 dialogue_id=dialogue_id,
                 status="open",
-                state_enc=self.cipher.encrypt_json(state),
                 started_at=now,
                 updated_at=now,
             )
         )
-        self.session.flush()
 
-    def save_run(self, key: str, state: dict[str, Any], now: datetime) -> None:
-        self.session.execute(
-            update(Conversation)
-            .where(Conversation.key == key)
-            .values(state_enc=self.cipher.encrypt_json(state), updated_at=now)
+    def pause_run(self, key: str, state: dict[str, Any], now: datetime) -> None:
+        """Keep a run as a draft, with where it stood."""
+        self.connection.execute(
+            update(conversations)
+            .where(conversations.c.key == key)
+            .values(status="paused", state_enc=self.cipher.encrypt_json(state), updated_at=now)
         )
 
-    def set_run_status(self, key: str, status: str, now: datetime) -> None:
-        self.session.execute(
-            update(Conversation)
-            .where(Conversation.key == key)
-            .values(status=status, updated_at=now)
+    def resume_run(self, key: str, now: datetime) -> None:
+        # The worker's session holds the state again; a second copy would only go stale.
+        self.connection.execute(
+            update(conversations)
+            .where(conversations.c.key == key)
+            .values(status="open", state_enc=None, updated_at=now)
         )
 
     def drafts(self, user_id: int, limit: int) -> list[StoredRun]:
-        rows = self.session.execute(
-            select(Conversation)
-            .where(Conversation.user_id == user_id, Conversation.status == "paused")
-            .order_by(Conversation.updated_at.desc(), Conversation.id.desc())
+        rows = self.connection.execute(
+            select(
+                conversations.c.key,
+                conversations.c.dialogue_id,
+                conversations.c.state_enc,
+                conversations.c.updated_at,
+            )
+            .where(conversations.c.user_id == user_id, conversations.c.status == "paused")
+            .order_by(conversations.c.updated_at.desc(), conversations.c.id.desc())
             .limit(limit)
-        ).scalars()
+        )
         return [
             StoredRun(
                 key=row.key,
                 dialogue_id=row.dialogue_id,
-                status=row.status,
-                state=self.cipher.decrypt_json(row.state_enc),
+                state=self.cipher.decrypt_json(row.state_enc) if row.state_enc else {},
                 updated_at=row.updated_at,
             )
             for row in rows
         ]
 
+    def save_answer(self, key: str, step_id: str, text: str, now: datetime) -> None:
+        """Add the next revision of a step's answer, in one statement."""
+        latest = (
+            select(func.coalesce(func.max(answers.c.revision), 0))
+            .where(answers.c.conversation_id == conversations.c.id, answers.c.step_id == step_id)
+            .scalar_subquery()
+        )
+        source = select(
+            conversations.c.id,
+            literal(step_id),
+            latest + 1,
+            literal(self.cipher.encrypt(text)),
+            literal(now, answers.c.created_at.type),
+        ).where(conversations.c.key == key)
+        columns = ["conversation_id", "step_id", "revision", "text_enc", "created_at"]
+        result = self.connection.execute(insert(answers).from_select(columns, source))
+        if result.rowcount == 0:
+            raise LookupError(f"no conversation with key {key}")
+
     def _conversation_id(self, key: str) -> int:
-        conversation_id = self.session.scalar(
-            select(Conversation.id).where(Conversation.key == key)
+        conversation_id = self.connection.scalar(
+            select(conversations.c.id).where(conversations.c.key == key)
         )
         if conversation_id is None:
             raise LookupError(f"no conversation with key {key}")
-        return conversation_id
-
-    def save_answer(self, key: str, step_id: str, text: str, now: datetime) -> None:
-        conversation_id = self._conversation_id(key)
-        latest = self.session.scalar(
-            select(func.max(Answer.revision)).where(
-                Answer.conversation_id == conversation_id, Answer.step_id == step_id
-            )
-        )
-        self.session.add(
-            Answer(
-                conversation_id=conversation_id,
-                step_id=step_id,
-                revision=(latest or 0) + 1,
-                text_enc=self.cipher.encrypt(text),
-                created_at=now,
-            )
-        )
+        return int(conversation_id)
 
     def discard_run(self, key: str) -> None:
         """Delete a draft and everything written in it, for good."""
         conversation_id = self._conversation_id(key)
-        self.session.execute(delete(Answer).where(Answer.conversation_id == conversation_id))
-        self.session.execute(delete(CheckIn).where(CheckIn.conversation_id == conversation_id))
-        self.session.execute(delete(Conversation).where(Conversation.id == conversation_id))
+        for table in (answers, check_ins):
+            self.connection.execute(delete(table).where(table.c.conversation_id == conversation_id))
+        self.connection.execute(delete(conversations).where(conversations.c.id == conversation_id))
 
     def set_check_in(self, key: str, user_id: int, days: int, now: datetime) -> None:
         """Book (or with days=0 cancel) the follow-up check-in of a reflection."""
         conversation_id = self._conversation_id(key)
-        self.session.execute(delete(CheckIn).where(CheckIn.conversation_id == conversation_id))
+        self.connection.execute(
+            delete(check_ins).where(check_ins.c.conversation_id == conversation_id)
+        )
         if days > 0:
-            self.session.add(
-                CheckIn(
+            self.connection.execute(
+                insert(check_ins).values(
                     conversation_id=conversation_id,
                     user_id=user_id,
-                    due_on=now + timedelta(days=days),
+                    due_at=now + timedelta(days=days),
                     status="pending",
                     created_at=now,
                 )
             )
 
     def finish_run(self, key: str, summary: str, now: datetime) -> int:
-        conversation = self.session.scalars(
-            select(Conversation).where(Conversation.key == key)
+        run = self.connection.execute(
+            select(
+                conversations.c.id,
+                conversations.c.user_id,
+                conversations.c.dialogue_id,
+                conversations.c.started_at,
+            ).where(conversations.c.key == key)
         ).one()
-        conversation.status = "finished"
-        conversation.finished_at = now
-        conversation.updated_at = now
-        reflection = Reflection(
-            conversation_id=conversation.id,
-            user_id=conversation.user_id,
-            dialogue_id=conversation.dialogue_id,
-            started_at=conversation.started_at,
-            finished_at=now,
-            summary_enc=self.cipher.encrypt(summary),
+        self.connection.execute(
+            update(conversations)
+            .where(conversations.c.id == run.id)
+            .values(status="finished", state_enc=None, finished_at=now, updated_at=now)
         )
-        self.session.add(reflection)
-        self.session.flush()
-        return reflection.id
+        return int(
+            self.connection.execute(
+                insert(reflections)
+                .values(
+                    conversation_id=run.id,
+                    user_id=run.user_id,
+                    dialogue_id=run.dialogue_id,
+                    started_at=run.started_at,
+                    finished_at=now,
+                    summary_enc=self.cipher.encrypt(summary),
+                )
+                .returning(reflections.c.id)
+            ).scalar_one()
+        )
 
     # ---- the journal -------------------------------------------------------
 
     def journal(self, user_id: int) -> list[JournalEntry]:
-        rows = self.session.execute(
-            select(Reflection)
-            .where(Reflection.user_id == user_id)
-            .order_by(Reflection.finished_at, Reflection.id)
-        ).scalars()
+        rows = self.connection.execute(
+            select(reflections)
+            .where(reflections.c.user_id == user_id)
+            .order_by(reflections.c.finished_at, reflections.c.id)
+        ).all()
         entries = []
         for row in rows:
-            answers = self._final_answers(row.conversation_id)
-            first = next(iter(answers.values()), "")
+            first = next(iter(self._answer_history(row.conversation_id).values()), [""])[-1]
             entries.append(
                 JournalEntry(
                     id=row.id,
@@ -314,9 +337,11 @@ class Transaction:
         return entries
 
     def reflection(self, user_id: int, reflection_id: int) -> ReflectionRecord | None:
-        row = self.session.scalar(
-            select(Reflection).where(Reflection.id == reflection_id, Reflection.user_id == user_id)
-        )
+        row = self.connection.execute(
+            select(reflections).where(
+                reflections.c.id == reflection_id, reflections.c.user_id == user_id
+            )
+        ).first()
         if row is None:
             return None
         history = self._answer_history(row.conversation_id)
@@ -331,15 +356,12 @@ class Transaction:
         )
 
     def _answer_history(self, conversation_id: int) -> dict[str, list[str]]:
-        rows = self.session.execute(
-            select(Answer.step_id, Answer.text_enc)
-            .where(Answer.conversation_id == conversation_id)
-            .order_by(Answer.id)
+        rows = self.connection.execute(
+            select(answers.c.step_id, answers.c.text_enc)
+            .where(answers.c.conversation_id == conversation_id)
+            .order_by(answers.c.id)
         )
         history: dict[str, list[str]] = {}
         for step_id, token in rows:
             history.setdefault(step_id, []).append(self.cipher.decrypt(token))
         return history
-
-    def _final_answers(self, conversation_id: int) -> dict[str, str]:
-        return {step: texts[-1] for step, texts in self._answer_history(conversation_id).items()}

@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy import Engine, select, tuple_, update
 
 from bot.store.crypto import Cipher
-from bot.store.models import Base
+from bot.store.models import metadata
 
 BATCH = 500
 
@@ -13,7 +13,7 @@ BATCH = 500
 def encrypted_columns() -> list[tuple[str, str]]:
     """(table, column) of every column marked as holding encrypted text."""
     found = []
-    for table in Base.metadata.sorted_tables:
+    for table in metadata.sorted_tables:
         for column in table.columns:
             if column.info.get("encrypted"):
                 found.append((table.name, column.name))
@@ -28,7 +28,7 @@ def rotate_keys(engine: Engine, cipher: Cipher) -> int:
     (a token already under the newest key is simply re-encrypted again).
     """
     rewritten = 0
-    for table in Base.metadata.sorted_tables:
+    for table in metadata.sorted_tables:
         columns = [c for c in table.columns if c.info.get("encrypted")]
         if not columns:
             continue

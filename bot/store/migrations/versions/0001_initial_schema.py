@@ -77,7 +77,7 @@ def upgrade() -> None:
         sa.Column("user_id", sa.Integer(), nullable=False),
         sa.Column("dialogue_id", sa.String(length=100), nullable=False),
         sa.Column("status", sa.String(length=16), nullable=False),
-        sa.Column("state_enc", sa.Text(), nullable=False),
+        sa.Column("state_enc", sa.Text(), nullable=True),
         sa.Column("started_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("finished_at", sa.DateTime(timezone=True), nullable=True),
@@ -91,7 +91,9 @@ def upgrade() -> None:
         sa.UniqueConstraint("key", name=op.f("uq_conversations_key")),
     )
     with op.batch_alter_table("conversations", schema=None) as batch_op:
-        batch_op.create_index(batch_op.f("ix_conversations_user_id"), ["user_id"], unique=False)
+        batch_op.create_index(
+            batch_op.f("ix_conversations_user_id"), ["user_id", "status"], unique=False
+        )
 
     op.create_table(
         "identities",
@@ -128,17 +130,12 @@ def upgrade() -> None:
             "conversation_id", "step_id", "revision", name=op.f("uq_answers_conversation_id")
         ),
     )
-    with op.batch_alter_table("answers", schema=None) as batch_op:
-        batch_op.create_index(
-            batch_op.f("ix_answers_conversation_id"), ["conversation_id"], unique=False
-        )
-
     op.create_table(
         "check_ins",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("conversation_id", sa.Integer(), nullable=False),
         sa.Column("user_id", sa.Integer(), nullable=False),
-        sa.Column("due_on", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("due_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("status", sa.String(length=16), nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
@@ -154,8 +151,7 @@ def upgrade() -> None:
         sa.UniqueConstraint("conversation_id", name=op.f("uq_check_ins_conversation_id")),
     )
     with op.batch_alter_table("check_ins", schema=None) as batch_op:
-        batch_op.create_index(batch_op.f("ix_check_ins_due_on"), ["due_on"], unique=False)
-        batch_op.create_index(batch_op.f("ix_check_ins_user_id"), ["user_id"], unique=False)
+        batch_op.create_index(batch_op.f("ix_check_ins_due_at"), ["due_at"], unique=False)
 
     op.create_table(
         "reflections",
@@ -188,13 +184,9 @@ def downgrade() -> None:
 
     op.drop_table("reflections")
     with op.batch_alter_table("check_ins", schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f("ix_check_ins_user_id"))
-        batch_op.drop_index(batch_op.f("ix_check_ins_due_on"))
+        batch_op.drop_index(batch_op.f("ix_check_ins_due_at"))
 
     op.drop_table("check_ins")
-    with op.batch_alter_table("answers", schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f("ix_answers_conversation_id"))
-
     op.drop_table("answers")
     with op.batch_alter_table("identities", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_identities_user_id"))
