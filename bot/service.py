@@ -93,10 +93,13 @@ class ConversationService:
                 # finds the user the winner created.
                 log.info("turn %s conflicted, retrying (%d)", incoming.event_id, attempt)
                 continue
-            except (OperationalError, KeyringError) as error:
+            except OperationalError as error:
+                if error.connection_invalidated and attempt < RETRIES:
+                    log.info("turn %s met a dropped connection, retrying", incoming.event_id)
+                    continue
                 log.error("turn %s failed: %s", incoming.event_id, describe(error))
                 return Reply(messages=[Outgoing(text=STORAGE_DOWN)], failed=True)
-            except SQLAlchemyError as error:
+            except (SQLAlchemyError, KeyringError) as error:
                 log.error("turn %s failed: %s", incoming.event_id, describe(error))
                 return Reply(messages=[Outgoing(text=STORAGE_DOWN)], failed=True)
             log.debug(

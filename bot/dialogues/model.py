@@ -7,6 +7,7 @@ keys are errors so a typo ("promt:") never silently drops a question.
 from __future__ import annotations
 
 import re
+from functools import cached_property
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -83,14 +84,22 @@ class Dialogue(_Strict):
     menu_order: int = Field(default=100, ge=0, le=10_000)  # lower comes first in the menu
     steps: tuple[Step, ...] = Field(min_length=1)
 
+    @cached_property
+    def _index(self) -> dict[str, int]:
+        # First occurrence wins; duplicate ids are reported by the checks anyway.
+        index: dict[str, int] = {}
+        for position, step in enumerate(self.steps):
+            index.setdefault(step.id, position)
+        return index
+
     def step(self, step_id: str) -> Step:
-        for step in self.steps:
-            if step.id == step_id:
-                return step
-        raise KeyError(step_id)
+        return self.steps[self._index[step_id]]
 
     def has_step(self, step_id: str) -> bool:
-        return any(step.id == step_id for step in self.steps)
+        return step_id in self._index
+
+    def position(self, step: Step) -> int:
+        return self._index[step.id]
 
     @property
     def first_step(self) -> Step:
@@ -102,7 +111,7 @@ class Dialogue(_Strict):
             return choice.next
         if step.next:
             return step.next
-        index = self.steps.index(step)
+        index = self.position(step)
         return self.steps[index + 1].id if index + 1 < len(self.steps) else END
 
     def stage_label(self, step: Step) -> str | None:

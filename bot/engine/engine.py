@@ -7,7 +7,7 @@ every turn deterministic to test and safe to replay.
 
 from __future__ import annotations
 
-import unicodedata
+import re
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
@@ -93,12 +93,15 @@ def current_question(state: SessionState) -> Outgoing | None:
     )
 
 
+# Control characters (category Cc) except tab and line breaks, and U+FFFD, which stands
+# for bytes that were not valid UTF-8. Right-to-left marks are format characters (Cf)
+# and are kept, so Arabic or Hebrew text stays intact.
+_UNWANTED = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ufffd]")
+
+
 def clean_text(text: str) -> str:
     """Drop control characters (keeping line breaks and tabs) and undecodable bytes."""
-    kept = (
-        ch for ch in text if ch in "\n\t" or (unicodedata.category(ch) != "Cc" and ch != "\ufffd")
-    )
-    return "".join(kept).strip()
+    return _UNWANTED.sub("", text).strip()
 
 
 def is_vague(text: str) -> bool:
@@ -575,7 +578,7 @@ class _TurnBuilder:
         label = dialogue.stage_label(step)
         if label:
             return label
-        return f"question {dialogue.steps.index(step) + 1}"
+        return f"question {dialogue.position(step) + 1}"
 
 
 _STOP_CHOICES = [

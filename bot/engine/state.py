@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
@@ -30,7 +30,18 @@ class RunState:
     pending_answer: str | None = None
 
     def to_json(self) -> dict[str, Any]:
-        return asdict(self)
+        # By hand rather than dataclasses.asdict, which deep-copies every answer each turn.
+        return {
+            "key": self.key,
+            "dialogue_id": self.dialogue_id,
+            "step_id": self.step_id,
+            "started_at": self.started_at,
+            "answers": dict(self.answers),
+            "skipped": list(self.skipped),
+            "history": list(self.history),
+            "probed": list(self.probed),
+            "pending_answer": self.pending_answer,
+        }
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> RunState:

@@ -18,6 +18,14 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 # lets an up-to-date database start without importing Alembic (a third of start-up).
 HEAD_REVISION = "0001"
 SQLITE_BUSY_TIMEOUT_MS = 15_000
+# synchronous=FULL: a commit waits until the write-ahead log is on disk, so an answer
+# the bot has acknowledged survives a power cut, not only a crash of the process.
+SQLITE_PRAGMAS = (
+    f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}",
+    "PRAGMA journal_mode = WAL",
+    "PRAGMA synchronous = FULL",
+    "PRAGMA foreign_keys = ON",
+)
 
 
 class DatabaseError(Exception):
@@ -47,7 +55,9 @@ def open_engine(url: str) -> Engine:
         if parsed.drivername == "postgresql":
             parsed = parsed.set(drivername="postgresql+psycopg")
         try:
-            return create_engine(parsed, pool_pre_ping=True)
+            # No pre-ping (a round trip per turn): a connection found dead is invalidated
+            # by SQLAlchemy and the service retries the turn once on a fresh one.
+            return create_engine(parsed)
         except ModuleNotFoundError:
             raise DatabaseError(
                 "PostgreSQL needs the psycopg driver: pip install 'critical-friend[postgres]'"
@@ -70,20 +80,16 @@ def _sqlite_engine(url: str) -> Engine:
 
     @event.listens_for(engine, "connect")
     def _configure(dbapi_connection: sqlite3.Connection, _record: Any) -> None:
-        # Let us issue BEGIN ourselves (below) instead of the driver's implicit one.
-        dbapi_connection.isolation_level = None
+        # The driver opens each transaction with BEGIN IMMEDIATE before its first write,
+        # taking the write lock at the start of a turn (every turn writes first: the
+        # event id), so two terminals of one worker queue up instead of failing half
+        # way through. Done by the driver rather than a "begin" event because any
+        # connection event makes SQLAlchemy dispatch events on every statement.
+        dbapi_connection.isolation_level = "IMMEDIATE"
         cursor = dbapi_connection.cursor()
-        cursor.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
-        cursor.execute("PRAGMA journal_mode = WAL")
-        cursor.execute("PRAGMA synchronous = NORMAL")
-        cursor.execute("PRAGMA foreign_keys = ON")
+        for pragma in SQLITE_PRAGMAS:
+            cursor.execute(pragma)
         cursor.close()
-
-    @event.listens_for(engine, "begin")
-    def _begin(connection: Any) -> None:
-        # IMMEDIATE takes the write lock at the start of the turn, so two terminals of
-        # the same worker queue up instead of failing half way through.
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
 
     return engine
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, Engine, Table, delete, func, insert, literal, select, update
+from sqlalchemy import Connection, Engine, bindparam, delete, func, insert, select, update
 from sqlalchemy.dialects import sqlite
 
 from bot.messages import UserRef
@@ -64,45 +64,93 @@ class ReflectionRecord:
     revisions: dict[str, list[str]] = field(default_factory=dict)  # step id -> earlier texts
 
 
+class _HotStatements:
+    """The statements of every turn, built once: building a statement costs more than
+    running it (SQLAlchemy coerces and hashes it each time), and a turn runs several."""
+
+    def __init__(self, dialect: str) -> None:
+        if dialect == "postgresql":
+            from sqlalchemy.dialects import postgresql  # only loaded when PostgreSQL is in use
+
+            insert_ignoring: Any = postgresql.insert
+        else:
+            insert_ignoring = sqlite.insert
+        self.record_event = (
+            insert_ignoring(processed_events)
+            .on_conflict_do_nothing()
+            .returning(processed_events.c.event_id)
+        )
+        self.add_organisation = insert_ignoring(organisations).on_conflict_do_nothing()
+        worker = (
+            select(chat_sessions.c.user_id, chat_sessions.c.state_enc)
+            .join(identities, identities.c.user_id == chat_sessions.c.user_id)
+            .where(
+                identities.c.channel == bindparam("channel"),
+                identities.c.external_id == bindparam("external_id"),
+            )
+        )
+        # PostgreSQL: lock the worker's session row so their turns queue up; SQLite's
+        # BEGIN IMMEDIATE already serialises every writer.
+        self.load_worker = (
+            worker.with_for_update(of=chat_sessions) if dialect == "postgresql" else worker
+        )
+        self.save_state = (
+            update(chat_sessions)
+            .where(chat_sessions.c.user_id == bindparam("uid"))
+            .values(state_enc=bindparam("state_enc"), updated_at=bindparam("now"))
+        )
+        latest_revision = (
+            select(func.coalesce(func.max(answers.c.revision), 0))
+            .where(
+                answers.c.conversation_id == conversations.c.id,
+                answers.c.step_id == bindparam("step_id"),
+            )
+            .scalar_subquery()
+        )
+        self.save_answer = insert(answers).from_select(
+            ["conversation_id", "step_id", "revision", "text_enc", "created_at"],
+            select(
+                conversations.c.id,
+                bindparam("step_id", type_=answers.c.step_id.type),
+                latest_revision + 1,
+                bindparam("text_enc", type_=answers.c.text_enc.type),
+                bindparam("now", type_=answers.c.created_at.type),
+            ).where(conversations.c.key == bindparam("key")),
+        )
+
+
 class Store:
     def __init__(self, engine: Engine, cipher: Cipher) -> None:
         self.engine = engine
         self.cipher = cipher
+        self._statements = _HotStatements(engine.dialect.name)
 
     @contextmanager
     def transaction(self) -> Iterator[Transaction]:
         with self.engine.begin() as connection:
-            yield Transaction(connection, self.cipher)
+            yield Transaction(connection, self.cipher, self._statements)
 
     def dispose(self) -> None:
         self.engine.dispose()
 
 
 class Transaction:
-    def __init__(self, connection: Connection, cipher: Cipher) -> None:
+    def __init__(self, connection: Connection, cipher: Cipher, statements: _HotStatements) -> None:
         self.connection = connection
         self.cipher = cipher
-        self._postgres = connection.dialect.name == "postgresql"
+        self._hot = statements
 
     # ---- idempotency -------------------------------------------------------
 
     def record_event(self, channel: str, event_id: str, now: datetime) -> bool:
         """Remember an event id; False if it was already processed (a duplicate delivery)."""
-        return self._insert_ignoring_conflict(
-            processed_events, {"channel": channel, "event_id": event_id, "processed_at": now}
-        )
-
-    def _insert_ignoring_conflict(self, table: Table, values: dict[str, Any]) -> bool:
-        first_key = next(iter(table.primary_key.columns))
-        if self._postgres:
-            from sqlalchemy.dialects import postgresql  # only loaded when PostgreSQL is in use
-
-            statement: Any = postgresql.insert(table).values(**values).on_conflict_do_nothing()
-        else:
-            statement = sqlite.insert(table).values(**values).on_conflict_do_nothing()
         # RETURNING tells us whether a row went in; rowcount is unreliable here (psycopg
         # through SQLAlchemy reports -1 for INSERT ... ON CONFLICT).
-        return self.connection.execute(statement.returning(first_key)).first() is not None
+        inserted = self.connection.execute(
+            self._hot.record_event,
+            {"channel": channel, "event_id": event_id, "processed_at": now},
+        )
+        return inserted.first() is not None
 
     # ---- people and their state ----------------------------------------------
 
@@ -116,18 +164,11 @@ class Transaction:
     def load_worker(self, ref: UserRef, now: datetime) -> tuple[int, dict[str, Any]]:
         """The worker behind a channel identity and their engine state, locked for this turn.
 
-        A first message creates the worker. On PostgreSQL the session row is locked
-        (`FOR UPDATE`) so one worker's turns queue up; SQLite's BEGIN IMMEDIATE already
-        serialises every writer.
+        A first message creates the worker.
         """
-        query = (
-            select(chat_sessions.c.user_id, chat_sessions.c.state_enc)
-            .join(identities, identities.c.user_id == chat_sessions.c.user_id)
-            .where(identities.c.channel == ref.channel, identities.c.external_id == ref.external_id)
-        )
-        if self._postgres:
-            query = query.with_for_update(of=chat_sessions)
-        row = self.connection.execute(query).first()
+        row = self.connection.execute(
+            self._hot.load_worker, {"channel": ref.channel, "external_id": ref.external_id}
+        ).first()
         if row is None:
             return self._create_worker(ref, now), {}
         state = self.cipher.decrypt_json(row.state_enc)
@@ -159,8 +200,8 @@ class Transaction:
         return user_id
 
     def _default_organisation(self, now: datetime) -> int:
-        self._insert_ignoring_conflict(
-            organisations,
+        self.connection.execute(
+            self._hot.add_organisation,
             {"slug": DEFAULT_ORGANISATION, "name": "Default organisation", "created_at": now},
         )
         return int(
@@ -177,9 +218,8 @@ class Transaction:
 
     def save_state(self, user_id: int, state: dict[str, Any], now: datetime) -> None:
         self.connection.execute(
-            update(chat_sessions)
-            .where(chat_sessions.c.user_id == user_id)
-            .values(state_enc=self.cipher.encrypt_json(state), updated_at=now)
+            self._hot.save_state,
+            {"uid": user_id, "state_enc": self.cipher.encrypt_json(state), "now": now},
         )
 
     # ---- reflections in progress -------------------------------------------
@@ -236,20 +276,10 @@ class Transaction:
 
     def save_answer(self, key: str, step_id: str, text: str, now: datetime) -> None:
         """Add the next revision of a step's answer, in one statement."""
-        latest = (
-            select(func.coalesce(func.max(answers.c.revision), 0))
-            .where(answers.c.conversation_id == conversations.c.id, answers.c.step_id == step_id)
-            .scalar_subquery()
+        result = self.connection.execute(
+            self._hot.save_answer,
+            {"key": key, "step_id": step_id, "text_enc": self.cipher.encrypt(text), "now": now},
         )
-        source = select(
-            conversations.c.id,
-            literal(step_id),
-            latest + 1,
-            literal(self.cipher.encrypt(text)),
-            literal(now, answers.c.created_at.type),
-        ).where(conversations.c.key == key)
-        columns = ["conversation_id", "step_id", "revision", "text_enc", "created_at"]
-        result = self.connection.execute(insert(answers).from_select(columns, source))
         if result.rowcount == 0:
             raise LookupError(f"no conversation with key {key}")
 

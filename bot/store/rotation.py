@@ -48,9 +48,18 @@ def rotate_keys(engine: Engine, cipher: Cipher) -> int:
                         if token is not None
                     }
                     if values:
+                        # Compare-and-set: a value a turn changed since we read it is left
+                        # alone (it was written with the newest key anyway).
                         condition = [c == k for c, k in zip(primary, keys, strict=True)]
-                        connection.execute(update(table).where(*condition).values(**values))
-                        rewritten += len(values)
+                        condition += [
+                            column == token
+                            for column, token in zip(columns, row[len(primary) :], strict=True)
+                            if token is not None
+                        ]
+                        result = connection.execute(
+                            update(table).where(*condition).values(**values)
+                        )
+                        rewritten += len(values) if result.rowcount else 0
                     last = keys
             if len(rows) < BATCH:
                 break

@@ -32,12 +32,8 @@ def upgrade() -> None:
         sa.Column("event_id", sa.String(length=200), nullable=False),
         sa.Column("processed_at", sa.DateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("channel", "event_id", name=op.f("pk_processed_events")),
+        sqlite_with_rowid=False,
     )
-    with op.batch_alter_table("processed_events", schema=None) as batch_op:
-        batch_op.create_index(
-            batch_op.f("ix_processed_events_processed_at"), ["processed_at"], unique=False
-        )
-
     op.create_table(
         "users",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -201,8 +197,5 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_users_organisation_id"))
 
     op.drop_table("users")
-    with op.batch_alter_table("processed_events", schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f("ix_processed_events_processed_at"))
-
     op.drop_table("processed_events")
     op.drop_table("organisations")
