@@ -33,7 +33,7 @@ from bot.engine.effects import (
     RunResumed,
     RunStarted,
 )
-from bot.engine.engine import MAX_ANSWER_CHARS, MAX_DRAFTS_OFFERED, current_question
+from bot.engine.engine import MAX_ANSWER_CHARS, MAX_DRAFTS_OFFERED, clean_text, current_question
 from bot.messages import Command, Incoming, IncomingKind, Outgoing, Reply, UserRef, parse_command
 from bot.store.crypto import KeyringError
 from bot.store.db import describe
@@ -120,7 +120,9 @@ class ConversationService:
                 return Reply(duplicate=True)
             user_id, saved = tx.load_worker(incoming.user, now)
             state = SessionState.from_json(saved)
-            command = parse_command(incoming.text) if incoming.kind is IncomingKind.TEXT else None
+            # Parsed as the engine will see it, so "\x00journal" means the same to both.
+            text = clean_text(incoming.text)
+            command = parse_command(text) if incoming.kind is IncomingKind.TEXT else None
             if isinstance(command, Command) and command.name == "journal":
                 return Reply(
                     messages=self._journal_in_chat(tx, user_id, state, command.argument),

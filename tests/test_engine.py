@@ -14,8 +14,17 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from bot.dialogues import Catalog, Dialogue
-from bot.engine import MAX_ANSWER_CHARS, Context, Draft, Mode, RunState, SessionState, Turn, step
-from bot.engine import wording
+from bot.engine import (
+    MAX_ANSWER_CHARS,
+    Context,
+    Draft,
+    Mode,
+    RunState,
+    SessionState,
+    Turn,
+    step,
+    wording,
+)
 from bot.engine.effects import (
     AnswerSaved,
     CheckInRequested,
@@ -56,7 +65,7 @@ VISIT = Dialogue.model_validate(
                 "stage": "what",
                 "prompt": "Briefly, what happened?",
                 "hint": "Describe people by their role.",
-                "follow_up": {"prompt": "Could you say a little more?", "min_words": 4},
+                "follow_up": {"prompt": "Could you say a little more?", "min_words": 3},
             },
             {"id": "feeling", "stage": "learn", "prompt": "How did you feel?"},
             {
@@ -270,23 +279,29 @@ def test_a_long_enough_answer_is_saved_and_the_next_question_follows() -> None:
 
 def test_a_short_answer_gets_one_gentle_follow_up_never_two() -> None:
     chat = at_step("what_happened")
-    first = chat.says("It was hard")
+    first = chat.says("Hard visit")
     assert first.effects == []
     assert question_of(first).text == "What happened (1 of 3)\nCould you say a little more?"
     assert chat.run.step_id == "what_happened"
     second = chat.says("Really hard")
-    assert saved(second.effects) == [("what_happened", "It was hard\n\nReally hard")]
+    assert saved(second.effects) == [("what_happened", "Hard visit\n\nReally hard")]
     assert "How did you feel?" in question_of(second).text
     assert "Could you say a little more?" not in texts(second)
 
 
-def test_a_vague_answer_of_enough_words_still_gets_the_follow_up() -> None:
+@pytest.mark.parametrize("vague", ["I don't know", "It was FINE."])
+def test_a_vague_answer_of_enough_words_still_gets_the_follow_up(vague: str) -> None:
     chat = at_step("what_happened")
-    turn = chat.says("I don't know")  # three words, but vague: "i dont know"
-    assert "Could you say a little more?" in question_of(turn).text
-    chat = at_step("what_happened")
-    turn = chat.says("it was fine")  # vague, and short
+    turn = chat.says(vague)
     assert turn.effects == []
+    assert "Could you say a little more?" in question_of(turn).text
+    assert chat.run.pending_answer == vague
+
+
+def test_an_answer_of_exactly_the_minimum_words_is_not_probed() -> None:
+    chat = at_step("what_happened")
+    turn = chat.says("She was angry")
+    assert saved(turn.effects) == [("what_happened", "She was angry")]
 
 
 def test_a_vague_first_answer_is_dropped_when_the_follow_up_is_answered() -> None:
@@ -417,8 +432,9 @@ def test_stop_asks_keep_or_discard() -> None:
 def test_stop_then_keep_pauses_the_run_as_a_draft() -> None:
     chat = at_step("feeling")
     chat.says("stop")
+    before = chat.run
     turn = chat.presses("keep")
-    assert turn.effects == [RunPaused("run-1")]
+    assert turn.effects == [RunPaused("run-1", before)]
     assert texts(turn) == wording.kept_as_draft("Learning")
     assert chat.state.run is None
     assert chat.state.mode is Mode.IDLE
@@ -454,13 +470,25 @@ def test_stop_then_something_else_asks_again_for_an_option() -> None:
 
 def test_pause_keeps_everything_and_says_where() -> None:
     chat = at_step("feeling")
-    run_before = chat.run.to_json()
+    before = chat.run
     turn = chat.says("pause")
-    assert turn.effects == [RunPaused("run-1")]
+    # The draft is the run exactly as it stood: every answer, where it was, what is behind.
+    assert turn.effects == [RunPaused("run-1", before)]
+    assert before.answers == {"what_happened": LONG}
+    assert before.step_id == "feeling"
     assert texts(turn) == wording.paused("Learning")
     assert chat.state.run is None
     assert chat.state.mode is Mode.IDLE
-    assert run_before["answers"] == {"what_happened": LONG}
+
+
+def test_pausing_at_a_follow_up_keeps_the_first_answer_in_the_draft() -> None:
+    chat = at_step("what_happened")
+    chat.says("Quite hard")
+    turn = chat.says("/pause")
+    (paused,) = turn.effects
+    assert isinstance(paused, RunPaused)
+    assert paused.run.pending_answer == "Quite hard"
+    assert paused.run.probed == ["what_happened"]
 
 
 @pytest.mark.parametrize(
@@ -475,8 +503,9 @@ def test_pause_or_stop_with_nothing_in_progress_says_so(command: str, sentence: 
 
 def test_leave_pauses_a_run_quietly() -> None:
     chat = at_step("feeling")
+    before = chat.run
     turn = chat.send(incoming(IncomingKind.LEAVE))
-    assert turn.effects == [RunPaused("run-1")]
+    assert turn.effects == [RunPaused("run-1", before)]
     assert turn.replies[0].text == wording.paused("Learning")
     assert all(reply.reply_token is None for reply in turn.replies)
     assert chat.state.run is None
@@ -508,8 +537,9 @@ def _draft_run(key: str = "old-run") -> RunState:
 
 def test_an_interrupted_run_is_offered_as_a_draft_on_the_next_start() -> None:
     chat = at_step("feeling")
+    before = chat.run
     turn = chat.start()
-    assert turn.effects == [RunPaused("run-1")]
+    assert turn.effects == [RunPaused("run-1", before)]
     offer = question_of(turn)
     assert offer.text == wording.resume_offer("After a visit", "Learning", "from today")
     assert [c.value for c in offer.choices] == ["resume:run-1", "new", "later"]
@@ -520,9 +550,11 @@ def test_an_interrupted_run_is_offered_as_a_draft_on_the_next_start() -> None:
 def test_resuming_a_draft_carries_on_at_the_same_question_with_every_answer() -> None:
     chat = at_step("feeling")
     interrupted = chat.run.to_json()
-    chat.start()
-    # The service now lists the paused run among the drafts, as it was stored.
-    ctx = context(new_run_key="run-2", drafts=(Draft(RunState.from_json(interrupted), NOW),))
+    (paused,) = chat.start().effects
+    assert isinstance(paused, RunPaused)
+    # The service keeps the paused run, through JSON, and lists it among the drafts.
+    stored = RunState.from_json(json.loads(json.dumps(paused.run.to_json())))
+    ctx = context(new_run_key="run-2", drafts=(Draft(stored, NOW),))
     turn = chat.says("1", ctx)
     assert turn.effects == [RunResumed("run-1")]
     assert wording.resumed("After a visit") in texts(turn)
@@ -573,8 +605,9 @@ def test_a_draft_that_is_gone_when_chosen_says_so_and_shows_the_menu() -> None:
 
 def test_a_dialogue_file_that_disappeared_keeps_the_draft() -> None:
     chat = at_step("feeling")
+    before = chat.run
     turn = chat.says("Tired but fine.", context(catalog=WITHOUT_VISIT))
-    assert turn.effects == [RunPaused("run-1")]
+    assert turn.effects == [RunPaused("run-1", before)]
     assert "kept what you wrote as a draft" in texts(turn)
     assert chat.state.run is None
     assert chat.state.mode is Mode.IDLE
@@ -843,7 +876,7 @@ def test_a_message_of_only_control_characters_cannot_be_read() -> None:
 
 def test_control_characters_are_dropped_but_emoji_and_right_to_left_text_are_kept() -> None:
     chat = at_step("feeling")
-    typed = "\x1b[31mشعرت بالتعب 😔\x00 but\tokay\r\nafter all \U0001f44d\u200f"
+    typed = "\x1b[31mشعرت بالتعب 😔\x00 but\tokay\x7f\nafter\x9b all \U0001f44d\u200f\x07"
     turn = chat.says(typed)
     kept = "[31mشعرت بالتعب 😔 but\tokay\nafter all \U0001f44d\u200f"
     assert saved(turn.effects) == [("feeling", kept)]

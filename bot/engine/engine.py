@@ -101,7 +101,8 @@ _UNWANTED = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ufffd]")
 
 def clean_text(text: str) -> str:
     """Drop control characters (keeping line breaks and tabs) and undecodable bytes."""
-    return _UNWANTED.sub("", text).strip()
+    unified = text.replace("\r\n", "\n").replace("\r", "\n")
+    return _UNWANTED.sub("", unified).strip()
 
 
 def is_vague(text: str) -> bool:
@@ -343,12 +344,18 @@ class _TurnBuilder:
                     self.say(wording.check_in_booked(days))
             self.advance(run, dialogue, step, dialogue.next_step_id(step, chosen))
             return
+        if is_choice:
+            # A button pressed on a free-text question belongs to an older message.
+            self.stale()
+            return
         if not text:
             self.say(wording.EMPTY_ANSWER)
             self.reask()
             return
-        if len(text) > self.context.max_answer_chars:
-            self.say(wording.too_long(len(text), self.context.max_answer_chars))
+        # A follow-up's answer is joined to the first one, so the limit covers both.
+        combined = len(text) + len(run.pending_answer or "")
+        if combined > self.context.max_answer_chars:
+            self.say(wording.too_long(combined, self.context.max_answer_chars))
             self.reask()
             return
         if run.pending_answer is not None:
