@@ -1,4 +1,4 @@
-"""The tables, as SQLAlchemy Core. Columns ending in `_enc` hold Fernet tokens.
+"""The tables, as SQLAlchemy Core. Columns ending in `_enc` hold encrypted tokens.
 
 Core rather than the ORM: a turn is a handful of known statements, and skipping the
 ORM's unit of work makes each one cheaper and keeps `sqlalchemy.orm` out of start-up.
@@ -16,10 +16,10 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Table,
-    Text,
     TypeDecorator,
     UniqueConstraint,
 )
@@ -53,8 +53,8 @@ class UTCDateTime(TypeDecorator[datetime]):
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
-def _encrypted(name: str, *, nullable: bool = False) -> Column[str]:
-    return Column(name, Text, nullable=nullable, info={"encrypted": True})
+def _encrypted(name: str, *, nullable: bool = False) -> Column[bytes]:
+    return Column(name, LargeBinary, nullable=nullable, info={"encrypted": True})
 
 
 def _user_fk() -> Column[int]:

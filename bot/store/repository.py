@@ -16,11 +16,12 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, Engine, bindparam, delete, func, insert, select, update
+from sqlalchemy import Connection, Engine, delete, insert, select, update
 from sqlalchemy.dialects import sqlite
 
 from bot.messages import UserRef
 from bot.store.crypto import Cipher
+from bot.store.hotpath import HotPath
 from bot.store.models import (
     answers,
     chat_sessions,
@@ -28,7 +29,6 @@ from bot.store.models import (
     conversations,
     identities,
     organisations,
-    processed_events,
     reflections,
     users,
 )
@@ -64,93 +64,32 @@ class ReflectionRecord:
     revisions: dict[str, list[str]] = field(default_factory=dict)  # step id -> earlier texts
 
 
-class _HotStatements:
-    """The statements of every turn, built once: building a statement costs more than
-    running it (SQLAlchemy coerces and hashes it each time), and a turn runs several."""
-
-    def __init__(self, dialect: str) -> None:
-        if dialect == "postgresql":
-            from sqlalchemy.dialects import postgresql  # only loaded when PostgreSQL is in use
-
-            insert_ignoring: Any = postgresql.insert
-        else:
-            insert_ignoring = sqlite.insert
-        self.record_event = (
-            insert_ignoring(processed_events)
-            .on_conflict_do_nothing()
-            .returning(processed_events.c.event_id)
-        )
-        self.add_organisation = insert_ignoring(organisations).on_conflict_do_nothing()
-        worker = (
-            select(chat_sessions.c.user_id, chat_sessions.c.state_enc)
-            .join(identities, identities.c.user_id == chat_sessions.c.user_id)
-            .where(
-                identities.c.channel == bindparam("channel"),
-                identities.c.external_id == bindparam("external_id"),
-            )
-        )
-        # PostgreSQL: lock the worker's session row so their turns queue up; SQLite's
-        # BEGIN IMMEDIATE already serialises every writer.
-        self.load_worker = (
-            worker.with_for_update(of=chat_sessions) if dialect == "postgresql" else worker
-        )
-        self.save_state = (
-            update(chat_sessions)
-            .where(chat_sessions.c.user_id == bindparam("uid"))
-            .values(state_enc=bindparam("state_enc"), updated_at=bindparam("now"))
-        )
-        latest_revision = (
-            select(func.coalesce(func.max(answers.c.revision), 0))
-            .where(
-                answers.c.conversation_id == conversations.c.id,
-                answers.c.step_id == bindparam("step_id"),
-            )
-            .scalar_subquery()
-        )
-        self.save_answer = insert(answers).from_select(
-            ["conversation_id", "step_id", "revision", "text_enc", "created_at"],
-            select(
-                conversations.c.id,
-                bindparam("step_id", type_=answers.c.step_id.type),
-                latest_revision + 1,
-                bindparam("text_enc", type_=answers.c.text_enc.type),
-                bindparam("now", type_=answers.c.created_at.type),
-            ).where(conversations.c.key == bindparam("key")),
-        )
-
-
 class Store:
     def __init__(self, engine: Engine, cipher: Cipher) -> None:
         self.engine = engine
         self.cipher = cipher
-        self._statements = _HotStatements(engine.dialect.name)
+        self._hot = HotPath(engine.dialect.name)
 
     @contextmanager
     def transaction(self) -> Iterator[Transaction]:
         with self.engine.begin() as connection:
-            yield Transaction(connection, self.cipher, self._statements)
+            yield Transaction(connection, self.cipher, self._hot)
 
     def dispose(self) -> None:
         self.engine.dispose()
 
 
 class Transaction:
-    def __init__(self, connection: Connection, cipher: Cipher, statements: _HotStatements) -> None:
+    def __init__(self, connection: Connection, cipher: Cipher, hot: HotPath) -> None:
         self.connection = connection
         self.cipher = cipher
-        self._hot = statements
+        self._hot = hot
 
     # ---- idempotency -------------------------------------------------------
 
     def record_event(self, channel: str, event_id: str, now: datetime) -> bool:
         """Remember an event id; False if it was already processed (a duplicate delivery)."""
-        # RETURNING tells us whether a row went in; rowcount is unreliable here (psycopg
-        # through SQLAlchemy reports -1 for INSERT ... ON CONFLICT).
-        inserted = self.connection.execute(
-            self._hot.record_event,
-            {"channel": channel, "event_id": event_id, "processed_at": now},
-        )
-        return inserted.first() is not None
+        return self._hot.record_event(self.connection, channel, event_id, now)
 
     # ---- people and their state ----------------------------------------------
 
@@ -166,13 +105,12 @@ class Transaction:
 
         A first message creates the worker.
         """
-        row = self.connection.execute(
-            self._hot.load_worker, {"channel": ref.channel, "external_id": ref.external_id}
-        ).first()
+        row = self._hot.load_worker(self.connection, ref.channel, ref.external_id)
         if row is None:
             return self._create_worker(ref, now), {}
-        state = self.cipher.decrypt_json(row.state_enc)
-        return row.user_id, state if isinstance(state, dict) else {}
+        user_id, token = row
+        state = self.cipher.decrypt_json(token)
+        return user_id, state if isinstance(state, dict) else {}
 
     def _create_worker(self, ref: UserRef, now: datetime) -> int:
         name = self.cipher.encrypt(ref.display_name) if ref.display_name else None
@@ -200,8 +138,14 @@ class Transaction:
         return user_id
 
     def _default_organisation(self, now: datetime) -> int:
+        if self._hot.postgres:
+            from sqlalchemy.dialects import postgresql  # only loaded when PostgreSQL is in use
+
+            add: Any = postgresql.insert(organisations)
+        else:
+            add = sqlite.insert(organisations)
         self.connection.execute(
-            self._hot.add_organisation,
+            add.on_conflict_do_nothing(),
             {"slug": DEFAULT_ORGANISATION, "name": "Default organisation", "created_at": now},
         )
         return int(
@@ -217,10 +161,7 @@ class Transaction:
         return self.cipher.decrypt(token) if token else None
 
     def save_state(self, user_id: int, state: dict[str, Any], now: datetime) -> None:
-        self.connection.execute(
-            self._hot.save_state,
-            {"uid": user_id, "state_enc": self.cipher.encrypt_json(state), "now": now},
-        )
+        self._hot.save_state(self.connection, user_id, self.cipher.encrypt_json(state), now)
 
     # ---- reflections in progress -------------------------------------------
 
@@ -276,11 +217,7 @@ class Transaction:
 
     def save_answer(self, key: str, step_id: str, text: str, now: datetime) -> None:
         """Add the next revision of a step's answer, in one statement."""
-        result = self.connection.execute(
-            self._hot.save_answer,
-            {"key": key, "step_id": step_id, "text_enc": self.cipher.encrypt(text), "now": now},
-        )
-        if result.rowcount == 0:
+        if not self._hot.save_answer(self.connection, key, step_id, self.cipher.encrypt(text), now):
             raise LookupError(f"no conversation with key {key}")
 
     def _conversation_id(self, key: str) -> int:

@@ -38,7 +38,7 @@ def upgrade() -> None:
         "users",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("organisation_id", sa.Integer(), nullable=False),
-        sa.Column("display_name_enc", sa.Text(), nullable=True),
+        sa.Column("display_name_enc", sa.LargeBinary(), nullable=True),
         sa.Column("timezone", sa.String(length=64), nullable=True),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
@@ -56,7 +56,7 @@ def upgrade() -> None:
     op.create_table(
         "chat_sessions",
         sa.Column("user_id", sa.Integer(), nullable=False),
-        sa.Column("state_enc", sa.Text(), nullable=False),
+        sa.Column("state_enc", sa.LargeBinary(), nullable=False),
         sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
             ["user_id"],
@@ -73,7 +73,7 @@ def upgrade() -> None:
         sa.Column("user_id", sa.Integer(), nullable=False),
         sa.Column("dialogue_id", sa.String(length=100), nullable=False),
         sa.Column("status", sa.String(length=16), nullable=False),
-        sa.Column("state_enc", sa.Text(), nullable=True),
+        sa.Column("state_enc", sa.LargeBinary(), nullable=True),
         sa.Column("started_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("finished_at", sa.DateTime(timezone=True), nullable=True),
@@ -113,7 +113,7 @@ def upgrade() -> None:
         sa.Column("conversation_id", sa.Integer(), nullable=False),
         sa.Column("step_id", sa.String(length=100), nullable=False),
         sa.Column("revision", sa.Integer(), nullable=False),
-        sa.Column("text_enc", sa.Text(), nullable=False),
+        sa.Column("text_enc", sa.LargeBinary(), nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
             ["conversation_id"],
@@ -157,7 +157,7 @@ def upgrade() -> None:
         sa.Column("dialogue_id", sa.String(length=100), nullable=False),
         sa.Column("started_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("finished_at", sa.DateTime(timezone=True), nullable=False),
-        sa.Column("summary_enc", sa.Text(), nullable=False),
+        sa.Column("summary_enc", sa.LargeBinary(), nullable=False),
         sa.ForeignKeyConstraint(
             ["conversation_id"],
             ["conversations.id"],
