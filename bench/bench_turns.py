@@ -17,7 +17,10 @@ What is measured, in one run on one machine:
    floor: what one durable write costs on this disk with this Python.
 3. The ratio service turns/s / raw inserts/s. Absolute rates depend on the machine;
    measured in the same run, the machine's speed cancels out of the ratio, so it says
-   how much the service adds on top of the database's own cost per transaction.
+   how much the service adds on top of the database's own cost per transaction. The
+   two loops alternate in rounds (default 20), so a slow patch of the disk or a busy
+   moment of the machine lands on both loops instead of on one; the middle half of
+   the per-round ratios is printed too, to show how much they vary.
 4. The same on PostgreSQL (a throwaway server from `tests/postgres_server.py`,
    against a raw psycopg loop that inserts one row and commits per iteration on one
    connection). Skipped, with a line saying why, when no server can be started.
@@ -74,7 +77,6 @@ ANSWER = (
     "I felt calmer than last time. (turn {n:06d})"
 )
 RAW_ROW = "x" * 200
-MIN_RAW_SECONDS = 1.0  # the raw loops run at least this long, so a fast disk still times well
 START_TIMEOUT_S = 60.0
 
 TARGET_RATIO = 0.25
@@ -114,13 +116,22 @@ class Backend:
     name: str
     service: ServiceRun | None = None
     raw: Rate | None = None
+    round_ratios: list[float] = field(default_factory=list)
     skipped: str | None = None
 
     @property
     def ratio(self) -> float | None:
+        """Service turns/s over raw inserts/s, each rate taken over all the rounds. The
+        rounds alternate the two loops, so a slow patch of the disk or a busy moment of
+        the machine falls on both sides of the ratio."""
         if self.service is None or self.raw is None:
             return None
         return self.service.rate.per_second / self.raw.per_second
+
+    def ratio_spread(self) -> tuple[float, float]:
+        """The middle half of the per-round ratios (25th to 75th percentile)."""
+        quartiles = statistics.quantiles(self.round_ratios, n=4, method="inclusive")
+        return quartiles[0], quartiles[2]
 
 
 @dataclass
@@ -202,96 +213,131 @@ class SimulatedWorker:
         return elapsed, incoming.kind is IncomingKind.TEXT
 
 
-def measure_service(url: str, catalog: Catalog, turns: int, warmup: int) -> ServiceRun:
-    engine = open_engine(url)
-    upgrade(engine)
-    store = Store(engine, Cipher([generate_key()]))
-    try:
-        worker = SimulatedWorker(ConversationService(store, catalog))
+class ServiceLoop:
+    """The conversation service on a real database, driven by a simulated worker."""
+
+    def __init__(self, url: str, catalog: Catalog, warmup: int) -> None:
+        engine = open_engine(url)
+        upgrade(engine)
+        self.store = Store(engine, Cipher([generate_key()]))
+        self.worker = SimulatedWorker(ConversationService(self.store, catalog))
+        self.latencies_ms: list[float] = []
+        self.answers = 0
         for _ in range(warmup):
-            worker.turn()
-        latencies: list[float] = []
-        answers = 0
+            self.worker.turn()
+
+    def run(self, turns: int) -> Rate:
         started = time.perf_counter()
         for _ in range(turns):
-            seconds, answered = worker.turn()
-            latencies.append(seconds * 1000)
-            answers += answered
-        total = time.perf_counter() - started
-    finally:
-        store.dispose()
-    return ServiceRun(Rate(turns, total), latencies, answers)
+            seconds, answered = self.worker.turn()
+            self.latencies_ms.append(seconds * 1000)
+            self.answers += answered
+        return Rate(turns, time.perf_counter() - started)
+
+    def close(self) -> None:
+        self.store.dispose()
 
 
-# ---- raw baselines ------------------------------------------------------------------
-
-
-def timed_loop(insert_one: Callable[[int], None], rows: int, warmup: int) -> Rate:
-    """Call `insert_one` at least `rows` times and for at least MIN_RAW_SECONDS."""
-    for n in range(warmup):
-        insert_one(n)
-    count = 0
+def timed_loop(insert_one: Callable[[], None], rows: int) -> Rate:
     started = time.perf_counter()
-    while count < rows or time.perf_counter() - started < MIN_RAW_SECONDS:
-        insert_one(warmup + count)
-        count += 1
-    return Rate(count, time.perf_counter() - started)
+    for _ in range(rows):
+        insert_one()
+    return Rate(rows, time.perf_counter() - started)
 
 
 def now_text() -> str:
     return datetime.now(UTC).isoformat()
 
 
-def measure_raw_sqlite(path: Path, rows: int, warmup: int) -> Rate:
-    connection = sqlite3.connect(path, isolation_level=None)
-    try:
+class RawSqliteLoop:
+    """Plain sqlite3: one ~200-byte row per BEGIN IMMEDIATE ... COMMIT, same pragmas."""
+
+    def __init__(self, path: Path, warmup: int) -> None:
+        self.connection = sqlite3.connect(path, isolation_level=None)
         # Exactly the application's pragmas, so the two loops pay the same per commit.
         for pragma in SQLITE_PRAGMAS:
-            connection.execute(pragma)
-        connection.execute(
+            self.connection.execute(pragma)
+        self.connection.execute(
             "CREATE TABLE bench_rows (id INTEGER PRIMARY KEY, created_at TEXT NOT NULL, "
             "body TEXT NOT NULL)"
         )
+        self.run(warmup)
 
-        def insert_one(n: int) -> None:
-            connection.execute("BEGIN IMMEDIATE")
-            connection.execute(
-                "INSERT INTO bench_rows (created_at, body) VALUES (?, ?)", (now_text(), RAW_ROW)
-            )
-            connection.execute("COMMIT")
+    def insert_one(self) -> None:
+        self.connection.execute("BEGIN IMMEDIATE")
+        self.connection.execute(
+            "INSERT INTO bench_rows (created_at, body) VALUES (?, ?)", (now_text(), RAW_ROW)
+        )
+        self.connection.execute("COMMIT")
 
-        return timed_loop(insert_one, rows, warmup)
-    finally:
-        connection.close()
+    def run(self, rows: int) -> Rate:
+        return timed_loop(self.insert_one, rows)
+
+    def close(self) -> None:
+        self.connection.close()
 
 
-def measure_raw_postgres(conninfo: str, rows: int, warmup: int) -> Rate:
-    import psycopg
+class RawPostgresLoop:
+    """Plain psycopg on one connection: insert one ~200-byte row, commit."""
 
-    with psycopg.connect(conninfo) as connection:
-        connection.execute(
+    def __init__(self, conninfo: str, warmup: int) -> None:
+        import psycopg
+
+        self.connection = psycopg.connect(conninfo)
+        self.connection.execute(
             "CREATE TABLE bench_rows (id BIGSERIAL PRIMARY KEY, created_at TIMESTAMPTZ NOT NULL, "
             "body TEXT NOT NULL)"
         )
-        connection.commit()
+        self.connection.commit()
+        self.run(warmup)
 
-        def insert_one(n: int) -> None:
-            connection.execute(
-                "INSERT INTO bench_rows (created_at, body) VALUES (%s, %s)",
-                (datetime.now(UTC), RAW_ROW),
-            )
-            connection.commit()
+    def insert_one(self) -> None:
+        self.connection.execute(
+            "INSERT INTO bench_rows (created_at, body) VALUES (%s, %s)",
+            (datetime.now(UTC), RAW_ROW),
+        )
+        self.connection.commit()
 
-        return timed_loop(insert_one, rows, warmup)
+    def run(self, rows: int) -> Rate:
+        return timed_loop(self.insert_one, rows)
+
+    def close(self) -> None:
+        self.connection.close()
+
+
+def interleave(
+    name: str, service: ServiceLoop, raw: RawSqliteLoop | RawPostgresLoop, turns: int, rounds: int
+) -> Backend:
+    """Alternate the two loops in `rounds` rounds of turns/rounds each; one ratio per round."""
+    per_round = max(1, turns // rounds)
+    service_rates: list[Rate] = []
+    raw_rates: list[Rate] = []
+    for _ in range(rounds):
+        raw_rates.append(raw.run(per_round))
+        service_rates.append(service.run(per_round))
+    total_service = Rate(sum(r.count for r in service_rates), sum(r.seconds for r in service_rates))
+    total_raw = Rate(sum(r.count for r in raw_rates), sum(r.seconds for r in raw_rates))
+    return Backend(
+        name,
+        service=ServiceRun(total_service, service.latencies_ms, service.answers),
+        raw=total_raw,
+        round_ratios=[
+            s.per_second / r.per_second for s, r in zip(service_rates, raw_rates, strict=True)
+        ],
+    )
 
 
 # ---- the two backends -------------------------------------------------------------
 
 
-def bench_sqlite(catalog: Catalog, folder: Path, turns: int, warmup: int) -> Backend:
-    service = measure_service(f"sqlite:///{folder / 'service.db'}", catalog, turns, warmup)
-    raw = measure_raw_sqlite(folder / "raw.db", turns, warmup)
-    return Backend("SQLite", service=service, raw=raw)
+def bench_sqlite(catalog: Catalog, folder: Path, args: argparse.Namespace) -> Backend:
+    service = ServiceLoop(f"sqlite:///{folder / 'service.db'}", catalog, args.warmup)
+    raw = RawSqliteLoop(folder / "raw.db", args.warmup)
+    try:
+        return interleave("SQLite", service, raw, args.turns, args.rounds)
+    finally:
+        service.close()
+        raw.close()
 
 
 def postgres_conninfo(server: PostgresServer, database: str) -> str:
@@ -305,7 +351,7 @@ def create_database(server: PostgresServer, name: str) -> None:
         admin.execute(f'CREATE DATABASE "{name}"')
 
 
-def bench_postgres(catalog: Catalog, turns: int, warmup: int) -> Backend:
+def bench_postgres(catalog: Catalog, args: argparse.Namespace) -> Backend:
     try:
         import psycopg  # noqa: F401
     except ImportError:
@@ -317,11 +363,15 @@ def bench_postgres(catalog: Catalog, turns: int, warmup: int) -> Backend:
     try:
         create_database(server, "cf_bench_service")
         create_database(server, "cf_bench_raw")
-        service = measure_service(server.url("cf_bench_service"), catalog, turns, warmup)
-        raw = measure_raw_postgres(postgres_conninfo(server, "cf_bench_raw"), turns, warmup)
+        service = ServiceLoop(server.url("cf_bench_service"), catalog, args.warmup)
+        raw = RawPostgresLoop(postgres_conninfo(server, "cf_bench_raw"), args.warmup)
+        try:
+            return interleave("PostgreSQL", service, raw, args.turns, args.rounds)
+        finally:
+            service.close()
+            raw.close()
     finally:
         server.stop()
-    return Backend("PostgreSQL", service=service, raw=raw)
 
 
 # ---- start-up time ------------------------------------------------------------------
@@ -458,6 +508,7 @@ def backend_json(backend: Backend) -> dict[str, Any]:
         "raw_seconds": round(backend.raw.seconds, 3),
         "raw_inserts_per_s": round(backend.raw.per_second, 1),
         "ratio": round(backend.ratio or 0.0, 4),
+        "round_ratio_middle_half": [round(x, 4) for x in backend.ratio_spread()],
         "p50_ms": round(service.percentile(50), 3),
         "p95_ms": round(service.percentile(95), 3),
     }
@@ -497,7 +548,8 @@ def report_text(
     backends: list[Backend], startup: Startup, found: list[Target], args: argparse.Namespace
 ) -> str:
     lines = [
-        f"Critical Friend turn benchmark: {args.turns} turns after {args.warmup} warm-up, "
+        f"Critical Friend turn benchmark: {args.turns} turns in {args.rounds} rounds "
+        f"after {args.warmup} warm-up, "
         f"{args.steps}-question dialogue, Python {sys.version.split()[0]}, "
         f"SQLite {sqlite3.sqlite_version}",
         "",
@@ -519,8 +571,15 @@ def report_text(
         for b in backends
         if b.service is not None
     ]
+    spreads = [
+        f"{b.name} {low:.3f}-{high:.3f}"
+        for b in backends
+        if b.round_ratios
+        for low, high in [b.ratio_spread()]
+    ]
     lines += [
         f"(turns that stored an answer: {', '.join(answered)})",
+        f"(middle half of the per-round ratios: {', '.join(spreads)})",
         "",
         f"chat --json to first prompt: cold {startup.cold_s:.3f} s, "
         f"warm median {startup.warm_median_s:.3f} s "
@@ -541,7 +600,10 @@ def report_text(
 
 def arguments(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--turns", type=int, default=2000, help="measured turns (default 2000)")
+    parser.add_argument("--turns", type=int, default=4000, help="measured turns (default 4000)")
+    parser.add_argument(
+        "--rounds", type=int, default=20, help="alternating rounds of both loops (default 20)"
+    )
     parser.add_argument("--warmup", type=int, default=100, help="warm-up turns (default 100)")
     parser.add_argument("--steps", type=int, default=40, help="questions in the dialogue")
     parser.add_argument("--warm-starts", type=int, default=5, help="warm start-up runs")
@@ -549,6 +611,8 @@ def arguments(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.add_argument("--check", action="store_true", help="exit 1 if a target is missed")
     args = parser.parse_args(argv)
+    if args.rounds < 1 or args.turns < 2 * args.rounds:
+        parser.error("--rounds must be >= 1 and --turns at least twice --rounds")
     if args.turns < 2 or args.warmup < 0 or args.steps < 1 or args.warm_starts < 1:
         parser.error("--turns must be >= 2, --steps and --warm-starts >= 1, --warmup >= 0")
     return args
@@ -562,12 +626,12 @@ def main(argv: list[str] | None = None) -> int:
         (folder / "dialogues").mkdir()
         catalog = write_dialogue(folder / "dialogues", args.steps)
         progress("measuring SQLite ...")
-        backends = [bench_sqlite(catalog, folder, args.turns, args.warmup)]
+        backends = [bench_sqlite(catalog, folder, args)]
         if args.no_postgres:
             backends.append(Backend("PostgreSQL", skipped="--no-postgres was given"))
         else:
             progress("measuring PostgreSQL ...")
-            backends.append(bench_postgres(catalog, args.turns, args.warmup))
+            backends.append(bench_postgres(catalog, args))
         progress("measuring chat --json start-up ...")
         startup = measure_startup(folder, args.warm_starts)
     found = targets(backends, startup)

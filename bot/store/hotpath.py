@@ -77,7 +77,7 @@ class HotPath:
         # SQLite naive UTC text, so both paths read each other's rows.
         if self.postgres:
             return moment.astimezone(UTC)
-        return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
+        return moment.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
 
     def _run(self, connection: Connection, name: str, params: dict[str, Any]) -> Any:
         # driver_connection is only None for a connection already closed, never mid-turn.
