@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
@@ -9,7 +10,7 @@ from sqlalchemy import select, text
 
 from bot.service import ConversationService
 from bot.store.crypto import Cipher, generate_key
-from bot.store.db import HEAD_REVISION, alembic_config, current_revision
+from bot.store.db import HEAD_REVISION, alembic_config, current_revision, open_engine
 from bot.store.models import answers, metadata
 from bot.store.repository import Store
 from bot.store.rotation import encrypted_columns, rotate_keys
@@ -18,11 +19,24 @@ from tests.worker import Worker
 PHRASE = "The grandmother's kitchen table, where we finally talked properly about the plan."
 
 
-def test_migrations_build_exactly_the_models_schema(store: Store) -> None:
+def test_migrations_build_exactly_the_models_schema(database_url: str) -> None:
+    # Run the migrations themselves (a new database normally skips them: create-and-stamp).
+    engine = open_engine(database_url)
+    try:
+        command.upgrade(alembic_config(engine), "head")
+        with engine.connect() as connection:
+            differences = compare_metadata(MigrationContext.configure(connection), metadata)
+        assert differences == []
+        assert current_revision(engine) == HEAD_REVISION
+    finally:
+        engine.dispose()
+
+
+def test_a_new_database_is_created_and_stamped_at_the_head_revision(store: Store) -> None:
+    assert current_revision(store.engine) == HEAD_REVISION
     with store.engine.connect() as connection:
         differences = compare_metadata(MigrationContext.configure(connection), metadata)
     assert differences == []
-    assert current_revision(store.engine) == HEAD_REVISION
 
 
 def test_the_known_head_revision_is_alembics_head(store: Store) -> None:

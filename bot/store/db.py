@@ -9,9 +9,21 @@ import sqlite3
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy import (
+    Column,
+    Engine,
+    MetaData,
+    String,
+    Table,
+    create_engine,
+    event,
+    inspect,
+    text,
+)
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
+
+from bot.store.models import metadata
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 # The newest migration. Checked against Alembic's own view by a test; knowing it here
@@ -107,12 +119,40 @@ def upgrade(engine: Engine) -> None:
     """Bring the schema to the newest migration; safe to run at every start."""
     if current_revision(engine) == HEAD_REVISION:
         return
-    from alembic import command
-
     try:
+        if _create_fresh(engine):
+            return
+        from alembic import command
+
         command.upgrade(alembic_config(engine), "head")
     except SQLAlchemyError as error:
         raise DatabaseError(describe(error)) from None
+
+
+def _create_fresh(engine: Engine) -> bool:
+    """Give an empty database the current schema, stamped with the head revision.
+
+    Alembic's documented create-and-stamp: a test checks that the migrations build
+    exactly this schema. It spares a first start the import of Alembic, and it runs
+    in one transaction (SQLite too: DDL is transactional there once BEGIN is sent),
+    so two processes creating the same new database cannot both do it.
+    """
+    with engine.connect() as connection:
+        if connection.dialect.name == "sqlite":
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
+        if inspect(connection).get_table_names():
+            connection.rollback()
+            return False
+        metadata.create_all(connection)
+        version = Table(
+            "alembic_version",
+            MetaData(),
+            Column("version_num", String(32), primary_key=True),
+        )
+        version.create(connection)
+        connection.execute(version.insert().values(version_num=HEAD_REVISION))
+        connection.commit()
+    return True
 
 
 def current_revision(engine: Engine) -> str | None:
