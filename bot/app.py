@@ -19,7 +19,7 @@ from bot.config import Config
 from bot.dialogues import Catalog, load_catalog
 from bot.service import ConversationService
 from bot.store.crypto import KEYS_ENV, Cipher, KeyringError, keys_from_env, load_or_create_key_file
-from bot.store.db import DatabaseError, open_engine, sqlite_path, upgrade
+from bot.store.db import DatabaseError, has_workers, open_engine, sqlite_path, upgrade
 from bot.store.repository import Store
 
 log = logging.getLogger(__name__)
@@ -38,6 +38,7 @@ class App:
     service: ConversationService
 
     def close(self) -> None:
+        self.service.close()
         self.store.dispose()
 
 
@@ -50,6 +51,8 @@ def load_cipher(
     config: Config,
     environ: Mapping[str, str],
     announce: Callable[[str], None],
+    *,
+    may_create_key: bool,
 ) -> Cipher:
     keys = keys_from_env(dict(environ))
     if not keys:
@@ -58,6 +61,13 @@ def load_cipher(
             raise StartupError(
                 f"{KEYS_ENV} is not set. A shared database needs its encryption keys from the "
                 "environment: make one with `critical-friend keys generate`."
+            )
+        if not key_file.exists() and not may_create_key:
+            # A new key would make every stored reflection unreadable; say so instead.
+            raise StartupError(
+                f"the encryption key file {key_file} is missing, but this database already "
+                "holds reflections. Put the key file back (from your backup), or set "
+                f"{KEYS_ENV} to the key. No new key was made."
             )
         try:
             keys, created = load_or_create_key_file(key_file)
@@ -94,12 +104,12 @@ def build_app(
     env = os.environ if environ is None else environ
     say = announce or (lambda text: print(text, file=sys.stderr))
     engine = open_database(config)
-    cipher = load_cipher(config, env, say)
+    cipher = load_cipher(config, env, say, may_create_key=not has_workers(engine))
     catalog = load_catalog([config.dialogues_dir])
     for problem in catalog.problems:
         # A broken dialogue file must not stop the others; its author sees why.
         say(f"{problem} (this dialogue is left out until it is fixed)")
-    store = Store(engine, cipher)
+    store = Store(engine, cipher, organisation_name=config.settings.organisation_name)
     service = ConversationService(store, catalog, max_answer_chars=config.settings.max_answer_chars)
     return App(config=config, store=store, catalog=catalog, service=service)
 

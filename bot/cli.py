@@ -22,10 +22,13 @@ from pathlib import Path
 from bot import journal
 from bot.app import App, StartupError, build_app, open_database
 from bot.channels.terminal import TerminalChannel
-from bot.config import ConfigError, load_config
+from bot.config import ConfigError, default_dialogues, load_config
 from bot.dialogues.loader import DialogueError, dialogue_files, load_dialogue
 from bot.messages import UserRef
+from bot.service import is_reflection_id
+from bot.store import KeyringError, StorageError
 from bot.store.crypto import KEYS_ENV, generate_key
+from bot.store.db import DatabaseError
 from bot.store.rotation import rotate_keys
 
 EXIT_OK, EXIT_PROBLEMS, EXIT_FIX_FIRST = 0, 1, 2
@@ -56,7 +59,7 @@ def parser() -> argparse.ArgumentParser:
 
     journal_cmd = add("journal", help="list your reflections, or show one")
     journal_cmd.add_argument("action", nargs="?", choices=["list", "show"], default="list")
-    journal_cmd.add_argument("id", nargs="?", type=int, help="the reflection to show")
+    journal_cmd.add_argument("id", nargs="?", type=_reflection_id, help="the reflection to show")
     _user_option(journal_cmd)
     journal_cmd.add_argument("--format", choices=["text", "markdown", "json"], default="text")
 
@@ -99,6 +102,12 @@ def _global_options(parser: argparse.ArgumentParser, *, default: object) -> None
     )
 
 
+def _reflection_id(text: str) -> int:
+    if not is_reflection_id(text):
+        raise argparse.ArgumentTypeError(f"'{text}' is not a reflection number")
+    return int(text)
+
+
 def _user_option(command: argparse.ArgumentParser) -> None:
     command.add_argument(
         "--user",
@@ -110,8 +119,8 @@ def _user_option(command: argparse.ArgumentParser) -> None:
 def user_from(spec: str | None) -> UserRef:
     if spec:
         return UserRef.parse(spec)
-    name = _login_name()
-    return UserRef(channel="terminal", external_id=name, display_name=name.capitalize())
+    # A login name is not what anyone is called, so the bot greets without a name.
+    return UserRef(channel="terminal", external_id=_login_name())
 
 
 def _login_name() -> str:
@@ -132,6 +141,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_FIX_FIRST
     except StartupError as error:
         print(f"critical-friend: {error}", file=sys.stderr)
+        return EXIT_FIX_FIRST
+    except KeyringError as error:
+        print(f"critical-friend: encryption keys: {error}", file=sys.stderr)
+        return EXIT_FIX_FIRST
+    except (StorageError, DatabaseError) as error:
+        print(f"critical-friend: database: {error}", file=sys.stderr)
         return EXIT_FIX_FIRST
     except KeyboardInterrupt:
         return EXIT_OK
@@ -159,6 +174,15 @@ def _dispatch(args: argparse.Namespace) -> int:
         return EXIT_OK
     app = build_app(config)
     try:
+        if args.command == "run" and not sys.stdin.isatty():
+            # The only channel so far is this terminal; with nobody at it (a Procfile
+            # worker, a service manager) there is nothing to run.
+            print(
+                "critical-friend: no chat platform is configured yet, and there is no "
+                "terminal to talk in. Run `critical-friend chat` in a terminal.",
+                file=sys.stderr,
+            )
+            return EXIT_FIX_FIRST
         if args.command in {"chat", "run"}:
             return _chat(app, args)
         if args.command == "journal":
@@ -199,9 +223,7 @@ def _journal(app: App, args: argparse.Namespace) -> int:
 
 
 def _check_dialogues(paths: list[Path]) -> int:
-    from bot.config import PROJECT_DIALOGUES
-
-    files = dialogue_files(paths or [PROJECT_DIALOGUES])
+    files = dialogue_files(paths or [default_dialogues()])
     problems = 0
     for file in files:
         try:

@@ -54,14 +54,8 @@ class Settings(BaseModel):
 @dataclass(frozen=True, slots=True)
 class Config:
     settings: Settings
-    source: str | None  # the file it came from, for messages
     database_url: str
     dialogues_dir: Path
-    home: Path
-
-    @property
-    def uses_default_database(self) -> bool:
-        return self.database_url == default_database_url(self.home)
 
 
 def default_home(environ: Mapping[str, str]) -> Path:
@@ -84,21 +78,35 @@ def load_config(
     env = os.environ if environ is None else environ
     if path is None and env.get(CONFIG_ENV):
         path = Path(env[CONFIG_ENV])
-    settings = Settings()
-    source = None
-    if path is not None:
-        source = str(path)
-        settings = _read_settings(path, env)
-    home = default_home(env)
+    settings = Settings() if path is None else _read_settings(path, env)
+    from_file = settings.database_url
+    if path is not None and from_file is not None:
+        from_file = _relative_to(from_file, path.parent)
     url = (
-        database_url or env.get(DATABASE_ENV) or settings.database_url or default_database_url(home)
+        database_url
+        or env.get(DATABASE_ENV)
+        or from_file
+        or default_database_url(default_home(env))
     )
-    dialogues = settings.dialogues_dir or PROJECT_DIALOGUES
+    dialogues = settings.dialogues_dir or default_dialogues()
     if path is not None and not dialogues.is_absolute():
         dialogues = path.parent / dialogues
-    return Config(
-        settings=settings, source=source, database_url=url, dialogues_dir=dialogues, home=home
-    )
+    return Config(settings=settings, database_url=url, dialogues_dir=dialogues)
+
+
+def default_dialogues() -> Path:
+    """The dialogues shipped beside the code, or `./dialogues` for an installed copy."""
+    return PROJECT_DIALOGUES if PROJECT_DIALOGUES.is_dir() else Path.cwd() / "dialogues"
+
+
+def _relative_to(url: str, folder: Path) -> str:
+    """A relative SQLite path in a config file means: beside the config file."""
+    prefix = "sqlite:///"
+    if url.startswith(prefix) and not url.startswith(prefix + "/"):
+        relative = url.removeprefix(prefix)
+        if relative and relative != ":memory:":
+            return prefix + str(folder / relative)
+    return url
 
 
 def _read_settings(path: Path, env: Mapping[str, str]) -> Settings:

@@ -15,14 +15,25 @@ import logging
 import time
 import uuid
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from typing import TypeVar
 
-from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
-
 from bot import journal
 from bot.dialogues import Catalog
-from bot.engine import Context, Draft, Mode, RunState, SessionState, step
+from bot.engine import (
+    MAX_ANSWER_CHARS,
+    MAX_DRAFTS_OFFERED,
+    Context,
+    Draft,
+    Mode,
+    RunState,
+    SessionState,
+    clean_text,
+    current_question,
+    step,
+    wording,
+)
 from bot.engine.effects import (
     AnswerSaved,
     CheckInRequested,
@@ -33,20 +44,29 @@ from bot.engine.effects import (
     RunResumed,
     RunStarted,
 )
-from bot.engine.engine import MAX_ANSWER_CHARS, MAX_DRAFTS_OFFERED, clean_text, current_question
 from bot.messages import Command, Incoming, IncomingKind, Outgoing, Reply, UserRef, parse_command
-from bot.store.crypto import KeyringError
-from bot.store.db import describe
-from bot.store.models import utcnow
-from bot.store.repository import JournalEntry, ReflectionRecord, Store, Transaction
+from bot.store import (
+    JournalEntry,
+    KeyringError,
+    ReflectionRecord,
+    StorageError,
+    Store,
+    Transaction,
+    utcnow,
+)
 
 log = logging.getLogger(__name__)
 
-STORAGE_DOWN = (
-    "I can't reach my storage right now, so I haven't saved that message. "
-    "Nothing you wrote before is lost. Please try again in a few minutes."
-)
 RETRIES = 3
+TURN_THREADS = 4
+LARGEST_ID = 2**63 - 1  # the largest id a database column can hold
+
+
+def is_reflection_id(text: str) -> bool:
+    text = text.strip()
+    return text.isdecimal() and 0 < int(text) <= LARGEST_ID
+
+
 T = TypeVar("T")
 
 
@@ -65,20 +85,31 @@ class ConversationService:
         self.clock = clock
         self.new_key = new_key
         self.max_answer_chars = max_answer_chars
+        # Turns run on a few threads of our own: each keeps one database connection,
+        # so this bounds the connections a busy bot holds (see Store._connection).
+        self._turns = ThreadPoolExecutor(max_workers=TURN_THREADS, thread_name_prefix="turn")
 
     # ---- the channel contract ---------------------------------------------
 
     async def handle(self, incoming: Incoming) -> Reply:
         """Run one turn. Safe to call again with the same event id: the repeat does nothing."""
-        return await asyncio.to_thread(self.handle_now, incoming)
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._turns, self.handle_now, incoming)
 
     async def journal(self, user: UserRef) -> list[JournalEntry]:
-        return await asyncio.to_thread(self._read, lambda tx, uid: tx.journal(uid), user, [])
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(
+            self._turns, self._read, lambda tx, uid: tx.journal(uid), user, []
+        )
 
     async def reflection(self, user: UserRef, reflection_id: int) -> ReflectionRecord | None:
-        return await asyncio.to_thread(
-            self._read, lambda tx, uid: tx.reflection(uid, reflection_id), user, None
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(
+            self._turns, self._read, lambda tx, uid: tx.reflection(uid, reflection_id), user, None
         )
+
+    def close(self) -> None:
+        self._turns.shutdown(wait=True)
 
     # ---- one turn ------------------------------------------------------------
 
@@ -88,20 +119,17 @@ class ConversationService:
         for attempt in range(1, RETRIES + 1):
             try:
                 reply = self._turn(incoming)
-            except IntegrityError:
-                # Two first messages from a new worker at once: the loser retries and
-                # finds the user the winner created.
-                log.info("turn %s conflicted, retrying (%d)", incoming.event_id, attempt)
-                continue
-            except OperationalError as error:
-                if error.connection_invalidated and attempt < RETRIES:
-                    log.info("turn %s met a dropped connection, retrying", incoming.event_id)
+            except StorageError as error:
+                if error.retry and attempt < RETRIES:
+                    # Two first messages of a new worker at once (the loser then finds
+                    # the worker the winner created), or a connection the server dropped.
+                    log.info("turn %s will be retried: %s", incoming.event_id, error)
                     continue
-                log.error("turn %s failed: %s", incoming.event_id, describe(error))
-                return Reply(messages=[Outgoing(text=STORAGE_DOWN)], failed=True)
-            except (SQLAlchemyError, KeyringError) as error:
-                log.error("turn %s failed: %s", incoming.event_id, describe(error))
-                return Reply(messages=[Outgoing(text=STORAGE_DOWN)], failed=True)
+                log.error("turn %s failed: %s", incoming.event_id, error)
+                return Reply(messages=[Outgoing(text=wording.STORAGE_DOWN)], failed=True)
+            except KeyringError as error:
+                log.error("turn %s failed: %s", incoming.event_id, error)
+                return Reply(messages=[Outgoing(text=wording.KEY_PROBLEM)], failed=True)
             log.debug(
                 "turn %s done in %.1f ms (%d replies%s)",
                 incoming.event_id,
@@ -110,7 +138,7 @@ class ConversationService:
                 ", duplicate" if reply.duplicate else "",
             )
             return reply
-        return Reply(messages=[Outgoing(text=STORAGE_DOWN)], failed=True)
+        return Reply(messages=[Outgoing(text=wording.STORAGE_DOWN)], failed=True)
 
     def _turn(self, incoming: Incoming) -> Reply:
         now = self.clock()
@@ -182,18 +210,18 @@ class ConversationService:
     def _journal_in_chat(
         self, tx: Transaction, user_id: int, state: SessionState, argument: str
     ) -> list[Outgoing]:
-        if argument.strip().isdecimal():
+        if is_reflection_id(argument):
             record = tx.reflection(user_id, int(argument))
             text = (
                 journal.render_one(record, self.catalog, "text")
                 if record
-                else f"I can't find reflection {argument} in your journal."
+                else wording.no_such_reflection(argument)
             )
         else:
             entries = tx.journal(user_id)
             text = journal.render_list(entries, self.catalog, "text")
             if entries:
-                text += "\n\nType journal and a number (for example: journal 1) to read one."
+                text += "\n\n" + wording.JOURNAL_HOW_TO_OPEN
         messages = [Outgoing(text=text)]
         question = current_question(state)
         if question is not None:

@@ -18,19 +18,30 @@ def test_no_config_at_all_gives_the_embedded_default(tmp_path: Path) -> None:
     assert config.dialogues_dir == ROOT / "dialogues"
 
 
-def test_the_example_config_loads_cleanly(tmp_path: Path) -> None:
+def test_the_example_config_loads_cleanly_and_keeps_the_default_database(tmp_path: Path) -> None:
     config = load_config(
-        ROOT / "config.example.yaml",
-        environ={"CRITICAL_FRIEND_HOME": str(tmp_path), "DATABASE_URL": "sqlite:///x.db"},
+        ROOT / "config.example.yaml", environ={"CRITICAL_FRIEND_HOME": str(tmp_path)}
     )
     assert config.settings.max_answer_chars == 20_000
+    assert config.database_url == f"sqlite:///{tmp_path / 'critical-friend.db'}"
+
+
+def test_a_relative_sqlite_path_in_a_config_file_is_beside_the_file(tmp_path: Path) -> None:
+    file = tmp_path / "conf" / "c.yaml"
+    file.parent.mkdir()
+    file.write_text("database_url: sqlite:///data/cf.db\n")
+    assert (
+        load_config(file, environ={}).database_url == f"sqlite:///{file.parent / 'data' / 'cf.db'}"
+    )
+    file.write_text("database_url: sqlite:////abs/cf.db\n")
+    assert load_config(file, environ={}).database_url == "sqlite:////abs/cf.db"
 
 
 def test_database_url_precedence_is_flag_then_environment_then_file(tmp_path: Path) -> None:
     file = tmp_path / "c.yaml"
     file.write_text("database_url: sqlite:///from-file.db\n")
     env = {"CRITICAL_FRIEND_DATABASE_URL": "sqlite:///from-env.db"}
-    assert load_config(file, environ={}).database_url == "sqlite:///from-file.db"
+    assert load_config(file, environ={}).database_url == f"sqlite:///{tmp_path / 'from-file.db'}"
     assert load_config(file, environ=env).database_url == "sqlite:///from-env.db"
     assert (
         load_config(file, environ=env, database_url="sqlite:///flag.db").database_url

@@ -43,7 +43,7 @@ class Worker:
         return self._send(IncomingKind.CHOICE, value, bound=True, event_id=event_id)
 
     def leaves(self) -> Reply:
-        return self._send(IncomingKind.LEAVE, "", bound=False, event_id=None)
+        return self._send(IncomingKind.LEAVE, "", bound=True, event_id=None)
 
     @property
     def last(self) -> Outgoing:

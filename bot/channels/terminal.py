@@ -24,6 +24,13 @@ from bot.messages import Incoming, IncomingKind, Outgoing, Reply, UserRef
 
 Handler = Callable[[Incoming], Awaitable[Reply]]
 _EOF = None
+PASTE_GAP_S = 0.05
+# A terminal in its usual line mode keeps at most this many characters of one line.
+TERMINAL_LINE_LIMIT = 4095
+TERMINAL_CUT_WARNING = (
+    "Your terminal may have cut a very long line short. If something is missing, type "
+    "back and paste it again in shorter lines."
+)
 
 
 class TerminalChannel:
@@ -42,6 +49,8 @@ class TerminalChannel:
         self._stdin = stdin or _binary_safe_stdin()
         self._stdout = stdout or sys.stdout
         self._reply_token: str | None = None
+        # A person at a terminal (not a program in --json mode, not a pipe).
+        self._interactive = not json_mode and stdin is None and sys.stdin.isatty()
 
     async def run(self, dialogue: str | None = None) -> None:
         lines: asyncio.Queue[str | None] = asyncio.Queue()
@@ -58,7 +67,10 @@ class TerminalChannel:
                 if line is _EOF:
                     await self._leave()
                     return
-                waiting = await self._send(IncomingKind.TEXT, line.rstrip("\r\n"), bound=True)
+                answer = line.rstrip("\r\n")
+                if self._interactive:
+                    answer = await self._rest_of_paste(answer, lines)
+                waiting = await self._send(IncomingKind.TEXT, answer, bound=True)
         except asyncio.CancelledError:
             # Ctrl-C: the last turn is already saved; say so and leave like a pause.
             await asyncio.shield(self._leave())
@@ -67,7 +79,9 @@ class TerminalChannel:
     async def _leave(self) -> None:
         if not self._json:
             self._stdout.write("\n")
-        await self._send(IncomingKind.LEAVE, "")
+        # Bound to this window's question: if another window has moved on, leaving
+        # this one must not pause the reflection going on there.
+        await self._send(IncomingKind.LEAVE, "", bound=True)
 
     async def _send(self, kind: IncomingKind, text: str, *, bound: bool = False) -> bool:
         """Hand one message to the service and show the replies; True while a question is open."""
@@ -84,6 +98,23 @@ class TerminalChannel:
             if message.reply_token is not None:
                 self._reply_token = message.reply_token
         return reply.waiting or reply.failed
+
+    async def _rest_of_paste(self, first: str, lines: asyncio.Queue[str | None]) -> str:
+        """Lines that arrive together are one pasted answer, not answers to the next
+        questions. A person typing cannot press Enter twice within PASTE_GAP_S."""
+        parts = [first]
+        while True:
+            try:
+                line = await asyncio.wait_for(lines.get(), PASTE_GAP_S)
+            except TimeoutError:
+                break
+            if line is _EOF:
+                lines.put_nowait(_EOF)  # handled by the main loop after this answer
+                break
+            parts.append(line.rstrip("\r\n"))
+        if any(len(part) >= TERMINAL_LINE_LIMIT for part in parts):
+            self._stdout.write(f"({TERMINAL_CUT_WARNING})\n")
+        return "\n".join(parts)
 
     def _show(self, message: Outgoing) -> None:
         if self._json:

@@ -6,7 +6,7 @@ takes the others down: the catalog keeps the good ones and lists the problems.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -179,8 +179,3 @@ def load_catalog(paths: Iterable[Path]) -> Catalog:
             continue
         catalog.dialogues[dialogue.id] = dialogue
     return catalog
-
-
-def fill_placeholders(template: str, answers: Mapping[str, str], missing: str = "(skipped)") -> str:
-    """Put answers into `{step_id}` places. Answer text is inserted as is, never re-parsed."""
-    return PLACEHOLDER.sub(lambda m: answers.get(m.group(1)) or missing, template)

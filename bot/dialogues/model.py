@@ -7,6 +7,7 @@ keys are errors so a typo ("promt:") never silently drops a question.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from functools import cached_property
 from typing import Literal
 
@@ -15,6 +16,27 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 END = "end"  # `next: end` finishes the reflection
 STEP_ID = re.compile(r"^[a-z][a-z0-9_]*$")
 PLACEHOLDER = re.compile(r"\{([a-z][a-z0-9_]*)\}")
+
+
+def fill_placeholders(
+    template: str,
+    answers: Mapping[str, str],
+    missing: str = "(skipped)",
+    limit: int | None = None,
+) -> str:
+    """Put answers into `{step_id}` places. Answer text is inserted as is, never re-parsed.
+
+    With `limit`, a long answer is shortened to about that many characters (for a
+    summary; the journal keeps every word).
+    """
+
+    def answer(match: re.Match[str]) -> str:
+        text = answers.get(match.group(1)) or missing
+        if limit is not None and len(text) > limit:
+            text = text[:limit].rsplit(" ", 1)[0].rstrip(" ,;:.") + " …"
+        return text
+
+    return PLACEHOLDER.sub(answer, template)
 
 
 class _Strict(BaseModel):

@@ -1,15 +1,29 @@
 """The pure conversation engine: state + input + context -> state + replies + effects."""
 
-from bot.engine.engine import MAX_ANSWER_CHARS, Context, Draft, Turn, step
+from bot.engine import wording
+from bot.engine.engine import (
+    MAX_ANSWER_CHARS,
+    MAX_DRAFTS_OFFERED,
+    Context,
+    Draft,
+    Turn,
+    clean_text,
+    current_question,
+    step,
+)
 from bot.engine.state import Mode, RunState, SessionState
 
 __all__ = [
     "MAX_ANSWER_CHARS",
+    "MAX_DRAFTS_OFFERED",
     "Context",
     "Draft",
     "Mode",
     "RunState",
     "SessionState",
     "Turn",
+    "clean_text",
+    "current_question",
     "step",
+    "wording",
 ]

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from bot.dialogues import END, Catalog, Dialogue, Step
-from bot.dialogues.loader import fill_placeholders
+from bot.dialogues.model import fill_placeholders
 from bot.engine import wording
 from bot.engine.effects import (
     AnswerSaved,
@@ -39,6 +39,9 @@ from bot.messages import (
 # show comfortably. Longer messages are refused with a sentence, never cut silently.
 MAX_ANSWER_CHARS = 20_000
 MAX_DRAFTS_OFFERED = 3
+# The end-of-reflection summary is short: each answer at most about this long there.
+# The journal keeps every word.
+SUMMARY_ANSWER_CHARS = 280
 
 # Answers that say nothing yet; a step with a follow-up probes these once.
 VAGUE_ANSWERS = frozenset(
@@ -124,12 +127,14 @@ class _TurnBuilder:
             self.say(wording.ONLY_TEXT)
             self.reask()
             return
+        stale = incoming.in_reply_to is not None and incoming.in_reply_to != self.state.reply_token
         if incoming.kind is IncomingKind.LEAVE:
+            if stale:
+                return  # that window was behind; what the worker does elsewhere carries on
             if self.state.run is not None:
                 self.pause()
             elif self.state.mode is Mode.CHOOSING:
-                self.state.mode = Mode.IDLE
-                self.state.pending = []
+                self.go_idle()
             return
         if incoming.kind is IncomingKind.START:
             self.start(clean_text(incoming.text) or None, greet=True)
@@ -142,10 +147,13 @@ class _TurnBuilder:
                 self.say(wording.unknown_command(command.name))
                 self.reask()
                 return
+            if command is not None and stale and command.name in _ACTS_ON_THE_QUESTION:
+                self.stale()
+                return
             if command is not None:
                 self.command(command)
                 return
-        if incoming.in_reply_to is not None and incoming.in_reply_to != self.state.reply_token:
+        if stale:
             self.stale()
             return
         if raw.strip() and not text:
@@ -222,8 +230,7 @@ class _TurnBuilder:
         run = self.state.run
         if run is not None:
             self.effects.append(RunPaused(run.key, run))
-            self.state.run = None
-            self.state.mode = Mode.IDLE
+            self.go_idle()
             drafts = [Draft(run, self.context.now), *(d for d in drafts if d.run.key != run.key)]
         return [d for d in drafts if self.context.catalog.get(d.run.dialogue_id)][
             :MAX_DRAFTS_OFFERED
@@ -255,8 +262,7 @@ class _TurnBuilder:
         listed = self.context.catalog.listed
         if not listed:
             self.say(wording.NO_MODELS)
-            self.state.mode = Mode.IDLE
-            self.state.pending = []
+            self.go_idle()
             return
         choices = [(f"dialogue:{d.id}", wording.model_label(d.title, d.minutes)) for d in listed]
         self.ask(wording.CHOOSE_MODEL, choices, mode=Mode.CHOOSING)
@@ -279,8 +285,7 @@ class _TurnBuilder:
             self.resume(value.removeprefix("resume:"))
 
     def close_menu(self) -> None:
-        self.state.mode = Mode.IDLE
-        self.state.pending = []
+        self.go_idle()
         self.say(wording.NOT_NOW_REPLY)
 
     def start_run(self, dialogue: Dialogue) -> None:
@@ -434,9 +439,7 @@ class _TurnBuilder:
             return
         where = self.where(current[1], run) if current else "this question"
         self.effects.append(RunPaused(run.key, run))
-        self.state.run = None
-        self.state.mode = Mode.IDLE
-        self.state.pending = []
+        self.go_idle()
         self.say(wording.paused(where))
 
     def stop_choice(self, value: str | None) -> None:
@@ -446,9 +449,7 @@ class _TurnBuilder:
             run = self.state.run
             if run is not None:
                 self.effects.append(RunDiscarded(run.key))
-            self.state.run = None
-            self.state.mode = Mode.IDLE
-            self.state.pending = []
+            self.go_idle()
             self.say(wording.DISCARDED)
         elif value == "continue":
             self.carry_on()
@@ -463,13 +464,11 @@ class _TurnBuilder:
             where = self.where(current[1], run) if current else "this question"
             self.effects.append(RunPaused(run.key, run))
             self.say(wording.kept_as_draft(where))
-        self.state.run = None
-        self.state.mode = Mode.IDLE
-        self.state.pending = []
+        self.go_idle()
 
     def carry_on(self) -> None:
         if self.state.run is None:
-            self.state.mode = Mode.IDLE
+            self.go_idle()
             self.start(None, greet=False)
             return
         self.ask_step()
@@ -483,18 +482,19 @@ class _TurnBuilder:
             if dialogue.closing
             else wording.FINISHED
         )
-        self.state.run = None
-        self.state.mode = Mode.IDLE
-        self.state.pending = []
+        self.go_idle()
 
     def summary(self, run: RunState, dialogue: Dialogue) -> str:
         if dialogue.summary:
-            return fill_placeholders(dialogue.summary, run.answers)
+            return fill_placeholders(dialogue.summary, run.answers, limit=SUMMARY_ANSWER_CHARS)
         lines = [f"Your reflection: {dialogue.title}"]
         for item in dialogue.steps:
             if item.id in run.answers:
                 label = dialogue.stage_label(item) or item.prompt.splitlines()[0]
-                lines.append(f"{label}: {run.answers[item.id]}")
+                short = fill_placeholders(
+                    "{a}", {"a": run.answers[item.id]}, limit=SUMMARY_ANSWER_CHARS
+                )
+                lines.append(f"{label}: {short}")
         return "\n\n".join(lines)
 
     def lost_dialogue(self) -> None:
@@ -502,13 +502,18 @@ class _TurnBuilder:
         run = self.state.run
         if run is not None:
             self.effects.append(RunPaused(run.key, run))
+        self.go_idle()
+        self.say(wording.DIALOGUE_MISSING)
+
+    def go_idle(self) -> None:
+        """Nothing is open any more. The token moves on too, so a reply typed for the
+        closed question (in another window, say) is recognised as stale, not taken as
+        the start of something new."""
         self.state.run = None
         self.state.mode = Mode.IDLE
         self.state.pending = []
-        self.say(
-            "I can't find the questions for this reflection right now, so I've kept what "
-            "you wrote as a draft. Please let whoever runs this bot know."
-        )
+        self.state.question = ""
+        self.state.prompt_seq += 1
 
     # ---- asking ------------------------------------------------------------
 
@@ -556,9 +561,6 @@ class _TurnBuilder:
             self.replies.append(question)
 
     def stale(self) -> None:
-        if self.state.mode is Mode.IDLE:
-            self.say("That question has moved on, so I haven't changed anything.")
-            return
         self.say(wording.STALE)
         self.reask()
 
@@ -587,6 +589,10 @@ class _TurnBuilder:
             return label
         return f"question {dialogue.position(step) + 1}"
 
+
+# Commands that change the open question: from a window that is behind, they would act
+# on a question the worker is not looking at.
+_ACTS_ON_THE_QUESTION = frozenset({"back", "skip", "pause", "stop"})
 
 _STOP_CHOICES = [
     ("keep", wording.KEEP_DRAFT),

@@ -6,7 +6,9 @@ exclamation marks, and always a way to pause or stop.
 
 from __future__ import annotations
 
-HOW_TO_PAUSE = "You can type back, skip, pause or stop at any point, or help."
+HOW_TO_PAUSE = (
+    "You can type back, skip, pause or stop at any point. Type help to see what each does."
+)
 
 HELP = (
     "At any question you can type:\n"
@@ -36,7 +38,7 @@ def model_label(title: str, minutes: int) -> str:
 
 def resume_offer(title: str, where: str, when: str) -> str:
     return (
-        f"You have a reflection you haven't finished: {title}, {when} (you stopped at: {where}). "
+        f"You have a reflection you haven't finished: {title}, {when} (you stopped at {where}). "
         "Would you like to carry on with it?"
     )
 
@@ -48,7 +50,6 @@ def resume_choice(title: str) -> str:
 NEW_REFLECTION = "Start a new reflection"
 NOT_NOW = "Not now"
 NOT_NOW_REPLY = "That's fine. Whenever you're ready, just message me again."
-DRAFT_KEPT_NOTE = "Your unfinished reflection is kept; you can come back to it later."
 
 
 def resumed(title: str) -> str:
@@ -70,14 +71,20 @@ UNREADABLE = "I couldn't read that message. Could you type it again?"
 ONLY_TEXT = (
     "I can only read text for now, so I couldn't take that in. Could you write it out instead?"
 )
-STALE = "That question has moved on, so I haven't changed anything. Here is where we are now:"
+STALE = (
+    "That question has moved on (perhaps in another window), so I haven't saved what you just sent."
+)
+DIALOGUE_MISSING = (
+    "I can't find the questions for this reflection right now, so I've kept what you "
+    "wrote as a draft. Please let whoever runs this bot know."
+)
 FIRST_QUESTION = "This is the first question, so there's nothing to go back to."
 
 
 def too_long(length: int, limit: int) -> str:
     return (
         f"That message is {length:,} characters, and I can keep up to {limit:,} in one answer. "
-        "I haven't saved it. Could you shorten it, or send it in parts? Your earlier answers are safe."
+        "I haven't saved it. Could you shorten it? Your earlier answers are safe."
     )
 
 
@@ -92,7 +99,7 @@ def earlier_answer(text: str) -> str:
 def paused(where: str) -> str:
     return (
         "Paused. Everything you've written is kept safe. Whenever you're ready, "
-        f"come back and I'll pick up exactly where you left off (at: {where})"
+        f"come back and I'll pick up exactly where you left off ({where})."
     )
 
 
@@ -110,7 +117,7 @@ DISCARDED = "Done. That reflection has been deleted."
 
 
 def kept_as_draft(where: str) -> str:
-    return f"Kept as a draft. You can carry on with it whenever you like, from where you stopped (at: {where})"
+    return f"Kept as a draft. You can carry on with it whenever you like, from where you stopped ({where})."
 
 
 FINISHED = "Thank you for taking the time. This reflection is saved in your journal."
@@ -125,3 +132,19 @@ def stage_heading(label: str, position: tuple[int, int] | None) -> str:
     if position is None:
         return label
     return f"{label} ({position[0]} of {position[1]})"
+
+
+STORAGE_DOWN = (
+    "I can't save anything just now because my database isn't answering, so that message "
+    "wasn't saved. What you wrote before is safe. Please try again in a few minutes."
+)
+KEY_PROBLEM = (
+    "I can't read your saved reflections with the key I've been given, so I've stopped "
+    "rather than risk mixing anything up. Nothing has been lost. Please let whoever runs "
+    "this bot know."
+)
+JOURNAL_HOW_TO_OPEN = "Type journal and a number (for example: journal 1) to read one."
+
+
+def no_such_reflection(argument: str) -> str:
+    return f"I can't find reflection {argument} in your journal."

@@ -23,6 +23,7 @@ from sqlalchemy import (
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
+from bot.store.errors import describe
 from bot.store.models import metadata
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -164,18 +165,10 @@ def current_revision(engine: Engine) -> str | None:
         return None
 
 
-def describe(error: BaseException) -> str:
-    """One sentence about a database failure, without SQL or parameters (they may hold answers)."""
-    original = getattr(error, "orig", None) or error
-    text = (
-        str(original).strip().splitlines()[0] if str(original).strip() else type(original).__name__
-    )
-    if "readonly" in text or "read-only" in text:
-        return "the database file is read-only"
-    if "unable to open database" in text:
-        return "the database file cannot be opened (is the folder writable?)"
-    if "Connection refused" in text or "could not connect" in text or "connection failed" in text:
-        return "the database server is not reachable"
-    if "database is locked" in text:
-        return "the database is busy; try again in a moment"
-    return type(original).__name__ + ": " + text[:200]
+def has_workers(engine: Engine) -> bool:
+    """Whether anyone's reflections are stored here (so a missing key would lose them)."""
+    try:
+        with engine.connect() as connection:
+            return connection.execute(text("SELECT 1 FROM users LIMIT 1")).first() is not None
+    except SQLAlchemyError:
+        return False

@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Connection
+from sqlalchemy.exc import DBAPIError
 
 _RECORD_EVENT = """
 INSERT INTO processed_events (channel, event_id, processed_at)
@@ -81,8 +82,26 @@ class HotPath:
 
     def _run(self, connection: Connection, name: str, params: dict[str, Any]) -> Any:
         # driver_connection is only None for a connection already closed, never mid-turn.
-        cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
-        cursor.execute(self._sql[name], params)
+        driver = connection.connection.driver_connection
+        cursor = driver.cursor()  # type: ignore[union-attr]
+        try:
+            cursor.execute(self._sql[name], params)
+        except connection.dialect.loaded_dbapi.Error as error:
+            cursor.close()
+            # Hand the failure over as SQLAlchemy would have, so it is handled in one
+            # place (the store), a dropped connection is replaced, and no SQL parameter
+            # ever reaches a message or a log.
+            dropped = connection.dialect.is_disconnect(error, driver, cursor)
+            if dropped:
+                connection.invalidate(error)
+            raise DBAPIError.instance(
+                self._sql[name],
+                None,
+                error,
+                connection.dialect.loaded_dbapi.Error,
+                hide_parameters=True,
+                connection_invalidated=dropped,
+            ) from error
         return cursor
 
     def record_event(

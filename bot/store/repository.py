@@ -19,9 +19,11 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, delete, insert, select, update
 from sqlalchemy.dialects import sqlite
+from sqlalchemy.exc import DBAPIError, IntegrityError, SQLAlchemyError
 
 from bot.messages import UserRef
 from bot.store.crypto import Cipher
+from bot.store.errors import StorageError, describe
 from bot.store.hotpath import HotPath
 from bot.store.models import (
     answers,
@@ -66,9 +68,12 @@ class ReflectionRecord:
 
 
 class Store:
-    def __init__(self, engine: Engine, cipher: Cipher) -> None:
+    def __init__(
+        self, engine: Engine, cipher: Cipher, *, organisation_name: str = "Default organisation"
+    ) -> None:
         self.engine = engine
         self.cipher = cipher
+        self.organisation_name = organisation_name  # given to the organisation when first created
         self._hot = HotPath(engine.dialect.name)
         # Each thread keeps its connection between turns: checking one out of the pool
         # and resetting it on return cost about a tenth of a turn.
@@ -87,9 +92,22 @@ class Store:
 
     @contextmanager
     def transaction(self) -> Iterator[Transaction]:
-        connection = self._connection()
-        with connection.begin():
-            yield Transaction(connection, self.cipher, self._hot)
+        """One transaction: committed when the block ends, rolled back if it raises.
+
+        Database failures leave as `StorageError`; `retry` is set when running the
+        same turn again can succeed (two first messages of a new worker racing, or a
+        connection the server dropped).
+        """
+        try:
+            connection = self._connection()
+            with connection.begin():
+                yield Transaction(connection, self.cipher, self._hot, self.organisation_name)
+        except IntegrityError as error:
+            raise StorageError(describe(error), retry=True) from error
+        except DBAPIError as error:
+            raise StorageError(describe(error), retry=error.connection_invalidated) from error
+        except SQLAlchemyError as error:
+            raise StorageError(describe(error)) from error
 
     def dispose(self) -> None:
         with self._opened_lock:
@@ -100,10 +118,13 @@ class Store:
 
 
 class Transaction:
-    def __init__(self, connection: Connection, cipher: Cipher, hot: HotPath) -> None:
+    def __init__(
+        self, connection: Connection, cipher: Cipher, hot: HotPath, organisation_name: str
+    ) -> None:
         self.connection = connection
         self.cipher = cipher
         self._hot = hot
+        self._organisation_name = organisation_name
 
     # ---- idempotency -------------------------------------------------------
 
@@ -166,7 +187,7 @@ class Transaction:
             add = sqlite.insert(organisations)
         self.connection.execute(
             add.on_conflict_do_nothing(),
-            {"slug": DEFAULT_ORGANISATION, "name": "Default organisation", "created_at": now},
+            {"slug": DEFAULT_ORGANISATION, "name": self._organisation_name, "created_at": now},
         )
         return int(
             self.connection.execute(

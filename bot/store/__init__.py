@@ -1,0 +1,17 @@
+"""The store: tables, migrations, field encryption and the repository the service uses."""
+
+from bot.store.crypto import Cipher, KeyringError
+from bot.store.errors import StorageError
+from bot.store.models import utcnow
+from bot.store.repository import JournalEntry, ReflectionRecord, Store, Transaction
+
+__all__ = [
+    "Cipher",
+    "JournalEntry",
+    "KeyringError",
+    "ReflectionRecord",
+    "StorageError",
+    "Store",
+    "Transaction",
+    "utcnow",
+]
