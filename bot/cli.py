@@ -223,7 +223,11 @@ def _journal(app: App, args: argparse.Namespace) -> int:
 
 
 def _check_dialogues(paths: list[Path]) -> int:
-    files = dialogue_files(paths or [default_dialogues()])
+    folders = paths or [default_dialogues()]
+    files = dialogue_files(folders)
+    if not files:
+        print(f"No dialogue files (*.yaml) found in {', '.join(map(str, folders))}.")
+        return EXIT_PROBLEMS
     problems = 0
     for file in files:
         try:

@@ -185,7 +185,8 @@ class ConversationService:
     def _drafts(self, tx: Transaction, user_id: int) -> tuple[Draft, ...]:
         return tuple(
             Draft(run=RunState.from_json(stored.state), updated_at=stored.updated_at)
-            for stored in tx.drafts(user_id, MAX_DRAFTS_OFFERED)
+            # A few more than are offered: drafts of a model that is gone are left out later.
+            for stored in tx.drafts(user_id, MAX_DRAFTS_OFFERED * 3)
             if stored.state
         )
 

@@ -164,3 +164,26 @@ def test_lines_pasted_at_a_terminal_are_one_answer(tmp_path: Path) -> None:
         chat.send("1")
         earlier = texts(chat.send("back"))
     assert "A second line.\nA third line." in earlier
+
+
+def test_checking_a_folder_without_dialogues_is_not_all_good(tmp_path: Path) -> None:
+    result = run_cli(tmp_path, "dialogues", "check", str(tmp_path))
+    assert result.returncode == 1
+    assert b"No dialogue files" in result.stdout
+
+
+def test_a_dialogue_file_name_that_cannot_be_an_id_is_reported(tmp_path: Path) -> None:
+    source = Path(__file__).resolve().parent.parent / "dialogues" / "driscoll.yaml"
+    odd = tmp_path / "My Model.yaml"
+    odd.write_text(source.read_text())
+    result = run_cli(tmp_path, "dialogues", "check", str(odd))
+    assert result.returncode == 1
+    assert f"{odd}:1: the file name is the dialogue's id".encode() in result.stdout
+
+
+def test_a_run_saved_by_an_older_version_without_newer_fields_still_loads() -> None:
+    from bot.engine import RunState
+
+    run = RunState.from_json({"key": "k", "dialogue_id": "gibbs", "step_id": "feelings"})
+    assert run.answers == {}
+    assert run.pending_answer is None

@@ -13,7 +13,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from bot.dialogues.model import END, PLACEHOLDER, Dialogue
+from bot.dialogues.model import END, PLACEHOLDER, STEP_ID, Dialogue
 from bot.yamlsource import Located, Problem, YamlError, load_file, validation_problems
 
 
@@ -30,6 +30,15 @@ def load_dialogue(path: Path) -> Dialogue:
     except YamlError as error:
         raise DialogueError(error.problems) from None
     problems = list(located.duplicates)
+    if not STEP_ID.match(path.stem):
+        problems.append(
+            Problem(
+                located.file,
+                1,
+                f"the file name is the dialogue's id, so it must use lower-case letters, digits "
+                f"and underscores (for example my_model.yaml), not '{path.stem}'",
+            )
+        )
     if not isinstance(located.data, dict):
         problems.append(Problem(located.file, 1, "a dialogue file must be a mapping of keys"))
         raise DialogueError(problems)

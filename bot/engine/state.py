@@ -45,7 +45,18 @@ class RunState:
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> RunState:
-        return cls(**data)
+        # Field by field, with defaults, so a state saved by an older version still loads.
+        return cls(
+            key=str(data["key"]),
+            dialogue_id=str(data["dialogue_id"]),
+            step_id=str(data["step_id"]),
+            started_at=str(data.get("started_at", "")),
+            answers={str(k): str(v) for k, v in data.get("answers", {}).items()},
+            skipped=[str(x) for x in data.get("skipped", [])],
+            history=[str(x) for x in data.get("history", [])],
+            probed=[str(x) for x in data.get("probed", [])],
+            pending_answer=data.get("pending_answer"),
+        )
 
 
 @dataclass(slots=True)

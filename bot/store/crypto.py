@@ -133,11 +133,19 @@ def load_or_create_key_file(path: Path) -> tuple[list[str], bool]:
         return keys, False
     path.parent.mkdir(parents=True, exist_ok=True)
     key = generate_key()
-    # O_EXCL: never overwrite a key another process created a moment ago.
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        return load_or_create_key_file(path)
+    # Written in full to a private temporary file, then linked into place: another
+    # process starting at the same moment sees either no key file or a whole one, and
+    # a key another process put there first is never overwritten.
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w", encoding="ascii") as handle:
         handle.write(key + "\n")
+        handle.flush()
+        os.fsync(handle.fileno())
+    try:
+        os.link(temporary, path)
+    except FileExistsError:
+        return load_or_create_key_file(path)
+    finally:
+        temporary.unlink()
     return [key], True
