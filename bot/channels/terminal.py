@@ -14,7 +14,9 @@ import asyncio
 import contextlib
 import io
 import json
+import shutil
 import sys
+import textwrap
 import threading
 import uuid
 from collections.abc import Awaitable, Callable
@@ -125,7 +127,7 @@ class TerminalChannel:
             }
             self._stdout.write(json.dumps(record, ensure_ascii=False) + "\n")
         else:
-            self._stdout.write("\n" + message.text + "\n")
+            self._stdout.write("\n" + _wrap(message.text) + "\n")
             for number, choice in enumerate(message.choices, start=1):
                 self._stdout.write(f"  {number}. {choice.label}\n")
             if message.footer:
@@ -155,3 +157,18 @@ def _binary_safe_stdin() -> TextIO:
     if isinstance(sys.stdin, io.TextIOWrapper):
         sys.stdin.reconfigure(encoding="utf-8", errors="replace")
     return sys.stdin
+
+
+def _wrap(text: str) -> str:
+    """Fit prose to the terminal so words are not broken across lines.
+
+    Lines that start with spaces (lists, the help table) are left as written.
+    """
+    width = max(40, min(shutil.get_terminal_size((80, 24)).columns, 88) - 1)
+    wrapped = []
+    for line in text.split("\n"):
+        if not line.strip() or line.startswith(" ") or len(line) <= width:
+            wrapped.append(line)
+        else:
+            wrapped.append(textwrap.fill(line, width=width, break_long_words=False))
+    return "\n".join(wrapped)
