@@ -22,7 +22,7 @@ from bot.messages import Outgoing
 from bot.service import ConversationService
 from bot.store.models import reflections
 from bot.store.repository import Store
-from tests.worker import Worker, text_of
+from tests.worker import Worker, only_reflection, text_of
 
 DIALOGUES = Path(__file__).resolve().parent.parent / "dialogues"
 DIALOGUE_FILES = sorted([*DIALOGUES.glob("*.yaml"), *DIALOGUES.glob("*.yml")])
@@ -186,13 +186,7 @@ def test_a_dialogue_paused_after_the_first_answer_carries_on_where_it_stopped(
     assert worker.question.text == where
     walk.to_the_end()
     check_what_was_shown(worker.seen)
-    with store.transaction() as tx:
-        user_id = tx.find_user(worker.user)
-        assert user_id is not None
-        entries = tx.journal(user_id)
-        assert len(entries) == 1
-        record = tx.reflection(user_id, entries[0].id)
-    assert record is not None
+    record = only_reflection(store, worker.user)
     assert record.answers == walk.expected
 
 

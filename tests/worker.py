@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 
 from bot.messages import Incoming, IncomingKind, Outgoing, Reply, UserRef
 from bot.service import ConversationService
+from bot.store.repository import ReflectionRecord, Store
 
 _event_ids = itertools.count(1)
 
@@ -57,3 +58,15 @@ class Worker:
 
 def text_of(reply: Reply) -> str:
     return "\n".join(message.text for message in reply.messages)
+
+
+def only_reflection(store: Store, user: UserRef) -> ReflectionRecord:
+    """The one finished reflection in this worker's journal (fails if there is not exactly one)."""
+    with store.transaction() as tx:
+        user_id = tx.find_user(user)
+        assert user_id is not None
+        entries = tx.journal(user_id)
+        assert len(entries) == 1
+        record = tx.reflection(user_id, entries[0].id)
+    assert record is not None
+    return record
