@@ -13,22 +13,26 @@ import contextlib
 import functools
 import getpass
 import io
+import json
 import logging
 import os
 import sys
 from collections.abc import Sequence
+from datetime import datetime
 from pathlib import Path
 
 from bot import journal
 from bot.app import App, StartupError, build_app, open_database
 from bot.channels.terminal import TerminalChannel
-from bot.config import ConfigError, default_dialogues, load_config
+from bot.config import Config, ConfigError, default_dialogues, load_config
 from bot.dialogues.loader import DialogueError, dialogue_files, load_dialogue
 from bot.messages import UserRef
 from bot.service import is_reflection_id
 from bot.store import KeyringError, StorageError
 from bot.store.crypto import KEYS_ENV, generate_key
 from bot.store.db import DatabaseError
+from bot.store.invites import Invite, InviteBook
+from bot.store.models import utcnow
 from bot.store.rotation import rotate_keys
 
 EXIT_OK, EXIT_PROBLEMS, EXIT_FIX_FIRST = 0, 1, 2
@@ -76,6 +80,19 @@ def parser() -> argparse.ArgumentParser:
         "upgrade", parents=[shared], help="apply database migrations (also done at every start)"
     )
 
+    invite = add("invite", help="invitations for workers to join an organisation")
+    invite_actions = invite.add_subparsers(dest="action", required=True, metavar="ACTION")
+    create = invite_actions.add_parser("create", parents=[shared], help="make an invitation")
+    create.add_argument("--org", metavar="NAME", help="organisation (default: the default one)")
+    create.add_argument(
+        "--expires", type=_positive, metavar="DAYS", help="valid for this many days"
+    )
+    create.add_argument("--uses", type=_positive, metavar="N", help="how many people may use it")
+    listing = invite_actions.add_parser("list", parents=[shared], help="list invitations")
+    listing.add_argument("--format", choices=["text", "json"], default="text")
+    revoke = invite_actions.add_parser("revoke", parents=[shared], help="withdraw an invitation")
+    revoke.add_argument("id", type=_reflection_id, help="the invitation's number (see list)")
+
     keys = add("keys", help="encryption keys")
     key_actions = keys.add_subparsers(dest="action", required=True, metavar="ACTION")
     key_actions.add_parser(
@@ -100,6 +117,12 @@ def _global_options(parser: argparse.ArgumentParser, *, default: object) -> None
         default=default,
         help="database URL (sqlite:///PATH or postgresql://...)",
     )
+
+
+def _positive(text: str) -> int:
+    if not text.isdecimal() or not 0 < int(text) <= 100_000:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a whole number from 1 to 100000")
+    return int(text)
 
 
 def _reflection_id(text: str) -> int:
@@ -172,6 +195,8 @@ def _dispatch(args: argparse.Namespace) -> int:
         open_database(config).dispose()
         print("The database is up to date.")
         return EXIT_OK
+    if args.command == "invite":
+        return _invite(config, args)
     app = build_app(config)
     try:
         if args.command == "run" and not sys.stdin.isatty():
@@ -220,6 +245,67 @@ def _journal(app: App, args: argparse.Namespace) -> int:
     entries = asyncio.run(app.service.journal(user))
     print(journal.render_list(entries, app.catalog, args.format))
     return EXIT_OK
+
+
+def _invite(config: Config, args: argparse.Namespace) -> int:
+    engine = open_database(config)
+    now = utcnow()
+    try:
+        with engine.begin() as connection:
+            book = InviteBook(connection)
+            if args.action == "create":
+                invite_id, code = book.create(
+                    args.org,
+                    now,
+                    default_name=config.settings.organisation_name,
+                    expires_in_days=args.expires,
+                    max_uses=args.uses,
+                )
+                whom = (args.org or config.settings.organisation_name).strip()
+                print(f"Invitation {invite_id} for {whom}. Its code (shown only now): {code}")
+                print(
+                    f"Telegram link: https://t.me/YOUR_BOT?start={code} (use your bot's username)"
+                )
+                return EXIT_OK
+            if args.action == "revoke":
+                if book.revoke(args.id, now):
+                    print(f"Invitation {args.id} is withdrawn; nobody can join with it any more.")
+                    return EXIT_OK
+                print(f"There is no open invitation {args.id}.", file=sys.stderr)
+                return EXIT_PROBLEMS
+            _print_invites(book.all(), now, args.format)
+            return EXIT_OK
+    finally:
+        engine.dispose()
+
+
+def _print_invites(found: list[Invite], now: datetime, fmt: str) -> None:
+    if fmt == "json":
+        print(
+            json.dumps(
+                [
+                    {
+                        "id": i.id,
+                        "organisation": i.organisation,
+                        "created_at": i.created_at.isoformat(),
+                        "expires_at": i.expires_at.isoformat() if i.expires_at else None,
+                        "max_uses": i.max_uses,
+                        "uses": i.uses,
+                        "status": i.status(now),
+                    }
+                    for i in found
+                ],
+                indent=2,
+            )
+        )
+        return
+    if not found:
+        print("No invitations yet. Make one with: critical-friend invite create --org NAME")
+        return
+    for i in found:
+        limit = f"{i.uses} of {i.max_uses} used" if i.max_uses else f"{i.uses} used"
+        until = f", until {i.expires_at:%Y-%m-%d}" if i.expires_at else ""
+        print(f"{i.id:>4}  {i.organisation}  {i.status(now)}  ({limit}{until})")
 
 
 def _check_dialogues(paths: list[Path]) -> int:

@@ -63,6 +63,9 @@ def _user_fk() -> Column[int]:
 
 metadata = MetaData(naming_convention=NAMING)
 
+# Workers who arrive without an invitation (the terminal) belong to this organisation.
+DEFAULT_ORGANISATION = "default"
+
 organisations = Table(
     "organisations",
     metadata,
@@ -185,6 +188,22 @@ processed_events = Table(
     Column("event_id", String(200), primary_key=True),
     Column("processed_at", UTCDateTime, nullable=False),
     sqlite_with_rowid=False,
+)
+
+
+# An organisation's invitation to join, shared as a link (Telegram: t.me/<bot>?start=CODE).
+# Only a hash of the code is kept: the code itself is a secret shown once, when made.
+invites = Table(
+    "invites",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("code_hash", String(64), nullable=False, unique=True),
+    Column("organisation_id", ForeignKey("organisations.id"), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("expires_at", UTCDateTime, nullable=True),
+    Column("max_uses", Integer, nullable=True),
+    Column("uses", Integer, nullable=False),
+    Column("revoked_at", UTCDateTime, nullable=True),
 )
 
 

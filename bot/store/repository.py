@@ -26,6 +26,7 @@ from bot.store.crypto import Cipher
 from bot.store.errors import StorageError, describe
 from bot.store.hotpath import HotPath
 from bot.store.models import (
+    DEFAULT_ORGANISATION,
     answers,
     chat_sessions,
     check_ins,
@@ -35,8 +36,6 @@ from bot.store.models import (
     reflections,
     users,
 )
-
-DEFAULT_ORGANISATION = "default"
 
 
 @dataclass(frozen=True, slots=True)
