@@ -17,6 +17,7 @@ import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
+from enum import StrEnum
 from typing import TypeVar
 
 from bot import journal
@@ -60,6 +61,13 @@ log = logging.getLogger(__name__)
 RETRIES = 3
 TURN_THREADS = 4
 LARGEST_ID = 2**63 - 1  # the largest id a database column can hold
+
+
+class Admission(StrEnum):
+    MEMBER = "member"  # known already
+    JOINED = "joined"  # just joined, by invitation or allow-list
+    REFUSED = "refused"  # not a member; nothing was stored
+    UNAVAILABLE = "unavailable"  # the database did not answer; ask again later
 
 
 def is_reflection_id(text: str) -> bool:
@@ -107,6 +115,34 @@ class ConversationService:
         return await loop.run_in_executor(
             self._turns, self._read, lambda tx, uid: tx.reflection(uid, reflection_id), user, None
         )
+
+    async def admit(self, user: UserRef, invite_code: str | None, *, allowed: bool) -> Admission:
+        """Whether a person on an open platform may talk to the bot, joining them if they may.
+
+        A known worker is a member. Someone new joins with a valid invitation code (the
+        invitation's organisation) or when the channel's config allows them (`allowed`,
+        the default organisation). Anyone else is refused and nothing about them is kept.
+        """
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._turns, self._admit, user, invite_code, allowed)
+
+    def _admit(self, user: UserRef, invite_code: str | None, allowed: bool) -> Admission:
+        now = self.clock()
+        try:
+            with self.store.transaction() as tx:
+                if tx.find_user(user) is not None:
+                    return Admission.MEMBER
+                organisation_id = tx.redeem_invite(invite_code, now) if invite_code else None
+                if organisation_id is not None:
+                    tx.join(user, organisation_id, now)
+                    return Admission.JOINED
+                if allowed:
+                    tx.join(user, tx.default_organisation(now), now)
+                    return Admission.JOINED
+                return Admission.REFUSED
+        except StorageError as error:
+            log.error("admission check failed: %s", error)
+            return Admission.UNAVAILABLE
 
     def close(self) -> None:
         self._turns.shutdown(wait=True)

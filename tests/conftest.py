@@ -105,5 +105,7 @@ def clock() -> Clock:
 
 
 @pytest.fixture
-def service(store: Store, catalog: Catalog, clock: Clock) -> ConversationService:
-    return ConversationService(store, catalog, clock=clock)
+def service(store: Store, catalog: Catalog, clock: Clock) -> Iterator[ConversationService]:
+    service = ConversationService(store, catalog, clock=clock)
+    yield service
+    service.close()

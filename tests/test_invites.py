@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import threading
 from datetime import timedelta
@@ -100,3 +101,33 @@ def test_the_invite_commands_make_list_and_withdraw(tmp_path: Path) -> None:
     bad = run_cli(tmp_path, "invite", "create", "--uses", "0")
     assert bad.returncode == 2
     assert b"Traceback" not in bad.stderr
+
+
+def test_a_stranger_is_refused_and_nothing_about_them_is_stored(service, store: Store) -> None:
+    from bot.messages import UserRef
+    from bot.service import Admission
+    from bot.store.models import identities, users
+
+    stranger = UserRef("telegram", "555", "Stranger Danger")
+    assert asyncio.run(service.admit(stranger, None, allowed=False)) is Admission.REFUSED
+    assert (
+        asyncio.run(service.admit(stranger, "wrong-code-123", allowed=False)) is Admission.REFUSED
+    )
+    with store.engine.connect() as connection:
+        assert connection.execute(select(identities)).all() == []
+        assert connection.execute(select(users)).all() == []
+
+
+def test_an_invitation_or_the_allow_list_admits_a_new_worker(service, store: Store, clock) -> None:
+    from bot.messages import UserRef
+    from bot.service import Admission
+
+    with store.engine.begin() as connection:
+        _, code = InviteBook(connection).create("Riverside", clock.now, max_uses=1)
+    joiner = UserRef("telegram", "101", "Jo")
+    assert asyncio.run(service.admit(joiner, code, allowed=False)) is Admission.JOINED
+    assert asyncio.run(service.admit(joiner, None, allowed=False)) is Admission.MEMBER
+    late = UserRef("telegram", "102", "Lee")
+    assert asyncio.run(service.admit(late, code, allowed=False)) is Admission.REFUSED  # used up
+    listed = UserRef("telegram", "103", "Al")
+    assert asyncio.run(service.admit(listed, None, allowed=True)) is Admission.JOINED

@@ -25,6 +25,7 @@ from bot.messages import UserRef
 from bot.store.crypto import Cipher
 from bot.store.errors import StorageError, describe
 from bot.store.hotpath import HotPath
+from bot.store.invites import InviteBook
 from bot.store.models import (
     DEFAULT_ORGANISATION,
     answers,
@@ -152,12 +153,18 @@ class Transaction:
         state = self.cipher.decrypt_json(token)
         return user_id, state if isinstance(state, dict) else {}
 
-    def _create_worker(self, ref: UserRef, now: datetime) -> int:
+    def join(self, ref: UserRef, organisation_id: int, now: datetime) -> int:
+        """Make a worker of a person who joined an organisation (by invitation)."""
+        return self._create_worker(ref, now, organisation_id=organisation_id)
+
+    def _create_worker(
+        self, ref: UserRef, now: datetime, *, organisation_id: int | None = None
+    ) -> int:
         name = self.cipher.encrypt(ref.display_name) if ref.display_name else None
         user_id: int = self.connection.execute(
             insert(users)
             .values(
-                organisation_id=self._default_organisation(now),
+                organisation_id=organisation_id or self.default_organisation(now),
                 display_name_enc=name,
                 created_at=now,
             )
@@ -177,7 +184,11 @@ class Transaction:
         )
         return user_id
 
-    def _default_organisation(self, now: datetime) -> int:
+    def redeem_invite(self, code: str, now: datetime) -> int | None:
+        """Use one place on an open invitation; its organisation's id, or None."""
+        return InviteBook(self.connection).redeem(code, now)
+
+    def default_organisation(self, now: datetime) -> int:
         if self._hot.postgres:
             from sqlalchemy.dialects import postgresql  # only loaded when PostgreSQL is in use
 
