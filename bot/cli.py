@@ -24,7 +24,7 @@ from pathlib import Path
 from bot import journal
 from bot.app import App, StartupError, build_app, open_database
 from bot.channels.terminal import TerminalChannel
-from bot.config import Config, ConfigError, default_dialogues, load_config
+from bot.config import Config, ConfigError, TelegramSettings, default_dialogues, load_config
 from bot.dialogues.loader import DialogueError, dialogue_files, load_dialogue
 from bot.messages import UserRef
 from bot.service import is_reflection_id
@@ -199,6 +199,8 @@ def _dispatch(args: argparse.Namespace) -> int:
         return _invite(config, args)
     app = build_app(config)
     try:
+        if args.command == "run" and config.settings.telegram is not None:
+            return _run_telegram(app, config.settings.telegram)
         if args.command == "run" and not sys.stdin.isatty():
             # The only channel so far is this terminal; with nobody at it (a Procfile
             # worker, a service manager) there is nothing to run.
@@ -219,6 +221,20 @@ def _dispatch(args: argparse.Namespace) -> int:
     finally:
         app.close()
     return EXIT_FIX_FIRST
+
+
+def _run_telegram(app: App, settings: TelegramSettings) -> int:
+    # Imported here: the Telegram library is only loaded when Telegram is configured.
+    from bot.channels.telegram import TelegramChannel
+
+    channel = TelegramChannel(
+        app.service,
+        token=settings.token,
+        base_url=settings.base_url,
+        allowed_user_ids=settings.allowed_user_ids,
+    )
+    channel.run()
+    return EXIT_OK
 
 
 def _chat(app: App, args: argparse.Namespace) -> int:

@@ -32,6 +32,25 @@ class ConfigError(Exception):
         self.problems = problems
 
 
+class TelegramSettings(BaseModel):
+    """The `telegram:` section. Present means enabled."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    token: str = Field(min_length=20)
+    mode: Literal["polling"] = "polling"
+    # A self-hosted Bot API server (the tests point the real library at their fake).
+    base_url: str | None = None
+    allowed_user_ids: tuple[int, ...] = ()
+
+    @field_validator("token")
+    @classmethod
+    def _token_shape(cls, value: str) -> str:
+        if not re.match(r"^\d+:[A-Za-z0-9_-]{20,}$", value):
+            raise ValueError("does not look like a bot token from @BotFather (digits:letters)")
+        return value
+
+
 class Settings(BaseModel):
     """Everything `config.example.yaml` documents. Unknown keys are errors."""
 
@@ -42,6 +61,7 @@ class Settings(BaseModel):
     organisation_name: str = Field(default="Default organisation", min_length=1, max_length=200)
     log_level: Literal["debug", "info", "warning", "error"] = "warning"
     max_answer_chars: int = Field(default=20_000, ge=500, le=100_000)
+    telegram: TelegramSettings | None = None
 
     @field_validator("database_url")
     @classmethod

@@ -20,6 +20,15 @@ class IncomingKind(StrEnum):
     LEAVE = "leave"  # the worker went away (closed the terminal, Ctrl-D): pause quietly
 
 
+class Admission(StrEnum):
+    """Whether someone on an open platform may talk to the bot."""
+
+    MEMBER = "member"  # known already
+    JOINED = "joined"  # just joined, by invitation or allow-list
+    REFUSED = "refused"  # not a member; nothing was stored
+    UNAVAILABLE = "unavailable"  # the database did not answer; ask again later
+
+
 @dataclass(frozen=True, slots=True)
 class UserRef:
     """Who sent a message, as their channel knows them."""

@@ -17,7 +17,6 @@ import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
-from enum import StrEnum
 from typing import TypeVar
 
 from bot import journal
@@ -45,7 +44,16 @@ from bot.engine.effects import (
     RunResumed,
     RunStarted,
 )
-from bot.messages import Command, Incoming, IncomingKind, Outgoing, Reply, UserRef, parse_command
+from bot.messages import (
+    Admission,
+    Command,
+    Incoming,
+    IncomingKind,
+    Outgoing,
+    Reply,
+    UserRef,
+    parse_command,
+)
 from bot.store import (
     JournalEntry,
     KeyringError,
@@ -61,13 +69,6 @@ log = logging.getLogger(__name__)
 RETRIES = 3
 TURN_THREADS = 4
 LARGEST_ID = 2**63 - 1  # the largest id a database column can hold
-
-
-class Admission(StrEnum):
-    MEMBER = "member"  # known already
-    JOINED = "joined"  # just joined, by invitation or allow-list
-    REFUSED = "refused"  # not a member; nothing was stored
-    UNAVAILABLE = "unavailable"  # the database did not answer; ask again later
 
 
 def is_reflection_id(text: str) -> bool:

@@ -1,0 +1,306 @@
+"""The Telegram channel: python-telegram-bot v22 (async), long polling.
+
+Translation only. A Telegram update becomes one `Incoming` (its event id is the
+update id, so a repeated delivery is a no-op in the service) and each `Outgoing`
+becomes a message, its choices an inline keyboard whose buttons carry the reply
+token of their question: a button from an older question changes nothing.
+Telegram types never leave this module.
+
+Messages are sent as plain text (no parse mode), so whatever a worker wrote and the
+bot echoes back can never be read as formatting.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Protocol
+
+from telegram import (
+    BotCommand,
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    Message,
+    Update,
+)
+from telegram.constants import ChatType, MessageLimit
+from telegram.error import TelegramError
+from telegram.ext import (
+    AIORateLimiter,
+    Application,
+    ApplicationBuilder,
+    ApplicationHandlerStop,
+    CallbackQueryHandler,
+    CommandHandler,
+    ContextTypes,
+    MessageHandler,
+    TypeHandler,
+    filters,
+)
+
+from bot.channels import telegram_words as words
+from bot.messages import Admission, Incoming, IncomingKind, Outgoing, Reply, UserRef
+
+log = logging.getLogger(__name__)
+CHANNEL = "telegram"
+BUTTON_SEPARATOR = "|"  # between a question's reply token and the choice value
+
+
+class ChatService(Protocol):
+    """What this channel needs of the conversation service."""
+
+    async def handle(self, incoming: Incoming) -> Reply: ...
+
+    async def admit(
+        self, user: UserRef, invite_code: str | None, *, allowed: bool
+    ) -> Admission: ...
+
+
+COMMANDS = (
+    ("reflect", "Start a reflection"),
+    ("journal", "Your finished reflections"),
+    ("back", "Go back a question"),
+    ("skip", "Skip this question"),
+    ("pause", "Stop for now; everything is kept"),
+    ("stop", "End this reflection"),
+    ("help", "What you can do"),
+)
+
+
+def split_message(text: str, limit: int = MessageLimit.MAX_TEXT_LENGTH) -> list[str]:
+    """Cut a long text into pieces Telegram accepts, at paragraph, line or word breaks."""
+    pieces: list[str] = []
+    rest = text
+    while len(rest) > limit:
+        window = rest[:limit]
+        cut = max(window.rfind("\n\n"), window.rfind("\n"), window.rfind(" "))
+        if cut <= limit // 2:
+            cut = limit
+        pieces.append(rest[:cut].rstrip())
+        rest = rest[cut:].lstrip()
+    if rest or not pieces:
+        pieces.append(rest)
+    return pieces
+
+
+def keyboard(message: Outgoing) -> InlineKeyboardMarkup | None:
+    if not message.choices:
+        return None
+    token = message.reply_token or ""
+    rows = [
+        [
+            InlineKeyboardButton(
+                choice.label, callback_data=f"{token}{BUTTON_SEPARATOR}{choice.value}"
+            )
+        ]
+        for choice in message.choices
+    ]
+    return InlineKeyboardMarkup(rows)
+
+
+def user_of(update: Update) -> UserRef | None:
+    person = update.effective_user
+    if person is None or person.is_bot:
+        return None
+    return UserRef(channel=CHANNEL, external_id=str(person.id), display_name=person.first_name)
+
+
+class TelegramChannel:
+    def __init__(
+        self,
+        service: ChatService,
+        *,
+        token: str,
+        base_url: str | None = None,
+        allowed_user_ids: Sequence[int] = (),
+    ) -> None:
+        self._service = service
+        self._allowed = frozenset(allowed_user_ids)
+        builder = ApplicationBuilder().token(token).rate_limiter(AIORateLimiter(max_retries=3))
+        if base_url:
+            builder = builder.base_url(base_url)
+        self.application: Application = builder.post_init(self._set_commands).build()  # type: ignore[type-arg]
+        self._add_handlers()
+
+    # ---- wiring ---------------------------------------------------------------
+
+    def _add_handlers(self) -> None:
+        app = self.application
+        private = filters.ChatType.PRIVATE
+        # Group -1 runs first for every update: keep reflections out of groups.
+        app.add_handler(TypeHandler(Update, self._outside_private_chats), group=-1)
+        app.add_handler(CommandHandler("start", self._start, filters=private))
+        app.add_handler(CallbackQueryHandler(self._button))
+        app.add_handler(MessageHandler(filters.UpdateType.EDITED_MESSAGE & private, self._edited))
+        app.add_handler(MessageHandler(filters.TEXT & private, self._text))
+        app.add_handler(MessageHandler(private & ~filters.TEXT, self._not_text))
+
+    async def _set_commands(self, application: Application) -> None:  # type: ignore[type-arg]
+        await application.bot.set_my_commands(
+            [BotCommand(name, description) for name, description in COMMANDS]
+        )
+
+    def run(self) -> None:
+        """Poll Telegram until SIGINT or SIGTERM; in-flight turns finish first."""
+        self.application.run_polling(allowed_updates=Update.ALL_TYPES, drop_pending_updates=False)
+
+    async def start(self, *, poll_timeout: float = 10) -> None:
+        """Start polling inside a running event loop (what `run` does, for embedding and tests)."""
+        await self.application.initialize()
+        await self._set_commands(self.application)
+        await self.application.start()
+        if self.application.updater is not None:
+            await self.application.updater.start_polling(
+                poll_interval=0.0, timeout=int(poll_timeout), allowed_updates=Update.ALL_TYPES
+            )
+
+    async def stop(self) -> None:
+        if self.application.updater is not None and self.application.updater.running:
+            await self.application.updater.stop()
+        if self.application.running:
+            await self.application.stop()
+        await self.application.shutdown()
+
+    # ---- handlers -----------------------------------------------------------
+
+    async def _outside_private_chats(
+        self, update: Update, context: ContextTypes.DEFAULT_TYPE
+    ) -> None:
+        chat = update.effective_chat
+        if chat is None or chat.type == ChatType.PRIVATE:
+            return
+        message = update.effective_message
+        if message is not None and (message.text or "").startswith("/") and update.message:
+            link = f"https://t.me/{context.bot.username}" if context.bot.username else None
+            markup = (
+                InlineKeyboardMarkup([[InlineKeyboardButton(words.OPEN_PRIVATE_CHAT, url=link)]])
+                if link
+                else None
+            )
+            await self._safely(lambda: message.reply_text(words.NOT_IN_GROUPS, reply_markup=markup))
+        raise ApplicationHandlerStop  # nothing else runs for a group update; nothing is stored
+
+    async def _start(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        user = user_of(update)
+        if user is None or update.effective_chat is None:
+            return
+        code = context.args[0] if context.args else None
+        if not await self._admitted(update, user, code, greeting=True):
+            return
+        await self._turn(update, Incoming(self._event(update), user, IncomingKind.START, ""))
+
+    async def _text(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        user = user_of(update)
+        message = update.message
+        if user is None or message is None or message.text is None:
+            return
+        if not await self._admitted(update, user, None, greeting=False):
+            return
+        incoming = Incoming(self._event(update), user, IncomingKind.TEXT, message.text)
+        await self._turn(update, incoming)
+
+    async def _not_text(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        user = user_of(update)
+        if user is None or update.message is None:
+            return
+        if not await self._admitted(update, user, None, greeting=False):
+            return
+        await self._turn(update, Incoming(self._event(update), user, IncomingKind.UNSUPPORTED))
+
+    async def _edited(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        # Policy: an edit never changes what was saved (it may belong to any earlier
+        # question); the worker is told how to change an answer instead.
+        message = update.edited_message
+        user = user_of(update)
+        if message is None or user is None:
+            return
+        if not await self._admitted(update, user, None, greeting=False):
+            return
+        await self._safely(lambda: message.reply_text(words.EDITS_NOT_APPLIED))
+
+    async def _button(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        query = update.callback_query
+        user = user_of(update)
+        if query is None or user is None:
+            return
+        # Answered first, whatever happens next, so the button never keeps spinning.
+        await self._safely(query.answer)
+        if not await self._admitted(update, user, None, greeting=False):
+            return
+        token, _, value = (query.data or "").partition(BUTTON_SEPARATOR)
+        incoming = Incoming(
+            self._event(update), user, IncomingKind.CHOICE, value, in_reply_to=token or None
+        )
+        reply = await self._service.handle(incoming)
+        if not reply.duplicate:
+            await self._show_choice(update, value)
+        await self._send(update, reply)
+
+    # ---- helpers ------------------------------------------------------------
+
+    async def _admitted(
+        self, update: Update, user: UserRef, code: str | None, *, greeting: bool
+    ) -> bool:
+        person = update.effective_user
+        allowed = person is not None and person.id in self._allowed
+        admission = await self._service.admit(user, code, allowed=allowed)
+        if admission in {Admission.MEMBER, Admission.JOINED}:
+            if greeting:
+                await self._say(update, words.ABOUT)
+            return True
+        text = words.TRY_LATER if admission is Admission.UNAVAILABLE else words.MEMBERS_ONLY
+        await self._say(update, text)
+        return False
+
+    async def _turn(self, update: Update, incoming: Incoming) -> None:
+        chat = update.effective_chat
+        if chat is not None:
+            await self._safely(lambda: chat.send_action("typing"))
+        await self._send(update, await self._service.handle(incoming))
+
+    async def _send(self, update: Update, reply: Reply) -> None:
+        for message in reply.messages:
+            pieces = split_message(message.text)
+            for number, piece in enumerate(pieces, start=1):
+                markup = keyboard(message) if number == len(pieces) else None
+                await self._say(update, piece, markup)
+
+    async def _say(
+        self, update: Update, text: str, markup: InlineKeyboardMarkup | None = None
+    ) -> None:
+        chat = update.effective_chat
+        if chat is None:
+            return
+        await self._safely(lambda: chat.send_message(text, reply_markup=markup))
+
+    async def _show_choice(self, update: Update, value: str) -> None:
+        """Replace the pressed keyboard by the label that was chosen."""
+        query = update.callback_query
+        message = query.message if query else None
+        if not isinstance(message, Message) or message.text is None:
+            return  # too old for Telegram to let us edit it
+        buttons = message.reply_markup.inline_keyboard if message.reply_markup else ()
+        label = next(
+            (
+                button.text
+                for row in buttons
+                for button in row
+                if str(button.callback_data or "").endswith(f"{BUTTON_SEPARATOR}{value}")
+            ),
+            None,
+        )
+        if label is not None:
+            text = f"{message.text}\n\n→ {label}"
+            await self._safely(lambda: message.edit_text(text, reply_markup=None))
+
+    @staticmethod
+    def _event(update: Update) -> str:
+        return f"update-{update.update_id}"
+
+    @staticmethod
+    async def _safely(call: Callable[[], Awaitable[object]]) -> None:
+        """Telegram refusing one message must not end the turn; it is logged, without text."""
+        try:
+            await call()
+        except TelegramError as error:
+            log.warning("Telegram refused a call: %s", type(error).__name__)

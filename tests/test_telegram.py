@@ -1,0 +1,184 @@
+"""The Telegram channel: the real python-telegram-bot against the loopback fake Bot API."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from sqlalchemy import select
+
+from bot.channels import telegram_words as words
+from bot.channels.telegram import TelegramChannel, split_message
+from bot.service import ConversationService
+from bot.store.invites import InviteBook
+from bot.store.models import answers, identities, users
+from bot.store.repository import Store
+from tests.fakes.telegram import FakeTelegram
+
+WORKER = 501
+LONG = "We met at the family home and talked through the plan for the coming weeks together."
+
+
+def with_bot(
+    service: ConversationService, scenario: Callable[[FakeTelegram], Awaitable[None]]
+) -> None:
+    async def run() -> None:
+        async with FakeTelegram() as fake:
+            channel = TelegramChannel(service, token=fake.token, base_url=fake.base_url)
+            await channel.start(poll_timeout=1)
+            try:
+                await scenario(fake)
+            finally:
+                await channel.stop()
+
+    asyncio.run(run())
+
+
+async def texts_after(fake: FakeTelegram, chat: int, count: int, within: float = 10) -> list[str]:
+    """Wait until the bot has sent at least `count` messages to the chat; return all texts."""
+    await fake.wait_for(
+        lambda call: call.method == "sendMessage" and len(fake.sent_texts(chat)) >= count,
+        timeout=within,
+    )
+    return fake.sent_texts(chat)
+
+
+def last_keyboard(fake: FakeTelegram, chat: int) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    message = next(m for m in reversed(fake.sent_messages(chat)) if m.get("reply_markup"))
+    buttons = [button for row in message["reply_markup"]["inline_keyboard"] for button in row]
+    return message, buttons
+
+
+def invite(store: Store, clock: Any) -> str:
+    with store.engine.begin() as connection:
+        return InviteBook(connection).create("Riverside", clock.now)[1]
+
+
+def test_an_invited_worker_reflects_with_buttons_and_text(
+    service: ConversationService, store: Store, clock: Any
+) -> None:
+    code = invite(store, clock)
+
+    async def scenario(fake: FakeTelegram) -> None:
+        await fake.wait_for("setMyCommands")
+        fake.user_sends_text(WORKER, f"/start {code}")
+        said = await texts_after(fake, WORKER, 3)
+        assert said[0] == words.ABOUT
+        message, buttons = last_keyboard(fake, WORKER)
+        gibbs = next(b for b in buttons if "Gibbs' reflective cycle" in b["text"])
+        fake.user_presses(WORKER, message, gibbs["callback_data"])
+        await fake.wait_for("answerCallbackQuery")
+        said = await texts_after(fake, WORKER, 5)
+        assert any(text.startswith("Description (1 of 6)") for text in said)
+        assert "→ Gibbs' reflective cycle" in "\n".join(said)  # the keyboard became the choice
+        fake.user_sends_text(WORKER, LONG)
+        said = await texts_after(fake, WORKER, 6)
+        assert said[-1].startswith("Feelings (2 of 6)")
+
+    with_bot(service, scenario)
+    with store.engine.connect() as connection:
+        assert len(connection.execute(select(answers)).all()) == 1
+
+
+def test_a_stranger_is_told_politely_and_nothing_is_stored(
+    service: ConversationService, store: Store
+) -> None:
+    async def scenario(fake: FakeTelegram) -> None:
+        fake.user_sends_text(777, "/start")
+        fake.user_sends_text(777, "hello, can I use this?")
+        said = await texts_after(fake, 777, 2)
+        assert said == [words.MEMBERS_ONLY, words.MEMBERS_ONLY]
+
+    with_bot(service, scenario)
+    with store.engine.connect() as connection:
+        assert connection.execute(select(identities)).all() == []
+        assert connection.execute(select(users)).all() == []
+
+
+def test_a_stale_button_changes_nothing_and_every_press_is_answered(
+    service: ConversationService, store: Store, clock: Any
+) -> None:
+    code = invite(store, clock)
+
+    async def scenario(fake: FakeTelegram) -> None:
+        fake.user_sends_text(WORKER, f"/start {code}")
+        await texts_after(fake, WORKER, 3)
+        menu, buttons = last_keyboard(fake, WORKER)
+        fake.user_presses(WORKER, menu, buttons[0]["callback_data"])
+        await texts_after(fake, WORKER, 5)
+        fake.user_presses(WORKER, menu, buttons[1]["callback_data"], require_button=False)
+        said = await texts_after(fake, WORKER, 6)
+        assert any("moved on" in text for text in said[5:])
+        await fake.wait_for("answerCallbackQuery", count=2)
+
+    with_bot(service, scenario)
+
+
+def test_a_photo_gets_a_kind_reply_and_a_group_is_sent_to_a_private_chat(
+    service: ConversationService, store: Store, clock: Any
+) -> None:
+    code = invite(store, clock)
+
+    async def scenario(fake: FakeTelegram) -> None:
+        fake.user_sends_text(WORKER, f"/start {code}")
+        await texts_after(fake, WORKER, 3)
+        photo = [{"file_id": "p1", "file_unique_id": "u1", "width": 10, "height": 10}]
+        fake.user_sends({"message": fake.new_message(WORKER, photo=photo)})
+        said = await texts_after(fake, WORKER, 4)
+        assert "only read text" in said[3]
+        fake.register_chat(-100, "group", title="Team room")
+        fake.user_sends_text(WORKER, "/reflect", chat_type="group", chat_id=-100)
+        said = await texts_after(fake, -100, 1)
+        assert said == [words.NOT_IN_GROUPS]
+
+    with_bot(service, scenario)
+
+
+def test_an_update_delivered_twice_is_handled_once(
+    service: ConversationService, store: Store, clock: Any
+) -> None:
+    code = invite(store, clock)
+
+    async def scenario(fake: FakeTelegram) -> None:
+        fake.user_sends_text(WORKER, f"/start {code}")
+        await texts_after(fake, WORKER, 3)
+        menu, buttons = last_keyboard(fake, WORKER)
+        fake.user_presses(WORKER, menu, buttons[0]["callback_data"])
+        await texts_after(fake, WORKER, 5)
+        update = {"message": fake.new_message(WORKER, text=LONG)}
+        fake.deliver_twice(update)
+        await texts_after(fake, WORKER, 6)
+        await asyncio.sleep(1.5)
+
+    with_bot(service, scenario)
+    with store.engine.connect() as connection:
+        assert len(connection.execute(select(answers)).all()) == 1
+
+
+def test_a_429_is_waited_out_and_the_message_arrives_once(
+    service: ConversationService, store: Store, clock: Any
+) -> None:
+    code = invite(store, clock)
+
+    async def scenario(fake: FakeTelegram) -> None:
+        fake.fail_next("sendMessage", 429, retry_after=1)
+        fake.user_sends_text(WORKER, f"/start {code}")
+        said = await texts_after(fake, WORKER, 3, within=15)
+        assert said.count(words.ABOUT) == 1
+        refused = [c for c in fake.calls_to("sendMessage") if c.status == 429]
+        accepted = [c for c in fake.calls_to("sendMessage") if c.status == 200]
+        assert len(refused) == 1
+        assert accepted[0].at - refused[0].at >= 1.0
+
+    with_bot(service, scenario)
+
+
+def test_long_messages_are_split_under_telegrams_limit() -> None:
+    text = ("A paragraph of reflection. " * 40 + "\n\n") * 12
+    pieces = split_message(text)
+    assert len(pieces) > 1
+    assert all(0 < len(piece) <= 4096 for piece in pieces)
+    assert "".join(piece.replace("\n", "").replace(" ", "") for piece in pieces) == text.replace(
+        "\n", ""
+    ).replace(" ", "")
