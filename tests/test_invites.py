@@ -104,8 +104,7 @@ def test_the_invite_commands_make_list_and_withdraw(tmp_path: Path) -> None:
 
 
 def test_a_stranger_is_refused_and_nothing_about_them_is_stored(service, store: Store) -> None:
-    from bot.messages import UserRef
-    from bot.service import Admission
+    from bot.messages import Admission, UserRef
     from bot.store.models import identities, users
 
     stranger = UserRef("telegram", "555", "Stranger Danger")
@@ -119,8 +118,7 @@ def test_a_stranger_is_refused_and_nothing_about_them_is_stored(service, store: 
 
 
 def test_an_invitation_or_the_allow_list_admits_a_new_worker(service, store: Store, clock) -> None:
-    from bot.messages import UserRef
-    from bot.service import Admission
+    from bot.messages import Admission, UserRef
 
     with store.engine.begin() as connection:
         _, code = InviteBook(connection).create("Riverside", clock.now, max_uses=1)
