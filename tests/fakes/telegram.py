@@ -8,7 +8,8 @@
 
 Every request is checked against the official method list (telegram_spec) and recorded in
 `fake.calls`. Tests act as people with `user_sends_text`, `user_sends` and `user_presses`;
-their updates wait for getUpdates, or are POSTed to the webhook once one is set. Faults are
+their updates wait for getUpdates, or are POSTed to the webhook once one is set (one at a
+time, in order; a non-2xx answer is retried after `webhook_retry_delay`). Faults are
 injected with `fail_next` (429 with retry_after, 5xx) and `slow_next` (a late answer), and a
 duplicate delivery with `deliver_twice`.
 
@@ -110,6 +111,7 @@ class FakeTelegram:
         self._canonical = {name.lower(): name for name in self.spec}
         self.calls: list[Call] = []
         self.webhook_deliveries: list[Delivery] = []
+        self.errors: list[Exception] = []  # the fake's own failures; raised again on exit
         self.webhook_retry_delay = webhook_retry_delay
         self.webhook_timeout = webhook_timeout
         self.url = ""
@@ -128,8 +130,10 @@ class FakeTelegram:
         await self.start()
         return self
 
-    async def __aexit__(self, *_exc: object) -> None:
+    async def __aexit__(self, exc_type: type[BaseException] | None, *_exc: object) -> None:
         await self.close()
+        if self.errors and exc_type is None:
+            raise AssertionError(f"the fake Telegram failed while answering: {self.errors!r}")
 
     async def start(self) -> None:
         app = web.Application()
@@ -186,6 +190,10 @@ class FakeTelegram:
                 call.status, body = 200, {"ok": True, "result": result}
             except BotApiError as error:
                 call.status, body = error.status, error.body()
+            except Exception as error:  # a bug in the fake must fail the test, not be retried
+                self.errors.append(error)
+                failure = BotApiError(500, f"Internal Server Error: the fake failed: {error!r}")
+                call.status, body = 500, failure.body()
             delays = self._delays.get(call.method)
             if delays:
                 # The call has taken effect; only the answer is late, as when Telegram is slow.
@@ -473,7 +481,7 @@ class FakeTelegram:
             "id": self.state.new_query_id(),
             "from": copy.deepcopy(self.state.user(user_id)),
             "message": copy.deepcopy(stored),
-            "chat_instance": str(abs(hash(("chat", chat_id))) % 10**18),
+            "chat_instance": str(abs(chat_id) * 1_000_003 % 10**18),
             "data": callback_data,
         }
         return self.user_sends({"callback_query": query})
@@ -491,6 +499,10 @@ class FakeTelegram:
             for (chat, _), message in sorted(self.state.messages.items())
             if chat == chat_id and message["from"]["id"] == self.state.bot["id"]
         ]
+
+    def unanswered_callback_queries(self) -> list[str]:
+        """Presses the bot never answered: the person still sees a spinner on the button."""
+        return [query for query, answer in self.state.callback_queries.items() if answer is None]
 
     def sent_texts(self, chat_id: int) -> list[str]:
         """What the person reads: the text of the bot's messages, formatting parsed away."""

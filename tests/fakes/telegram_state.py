@@ -20,7 +20,7 @@ from tests.fakes.telegram_params import BotApiError, bad_request, check_reply_ma
 
 Json = dict[str, Any]
 
-MAX_TEXT = 4096
+MAX_TEXT = 4096  # characters (code points) after entity parsing
 UPDATE_KINDS = (
     "message",
     "edited_message",
@@ -105,7 +105,7 @@ class TelegramState:
         self._last_message_id: dict[int, int] = {}
         self.updates: list[Json] = []
         self.dropped_updates: list[Json] = []
-        self._update_ids = itertools.count(first_update_id)
+        self._next_update_id = first_update_id
         self.allowed_updates: list[str] = []
         self.webhook: Json = {}
         self.commands: dict[tuple[str, str], list[Json]] = {}
@@ -178,7 +178,9 @@ class TelegramState:
         kinds = [key for key in update if key != "update_id"]
         if len(kinds) != 1 or kinds[0] not in UPDATE_KINDS:
             raise ValueError(f"an update has exactly one of {UPDATE_KINDS}, not {kinds}")
-        update.setdefault("update_id", next(self._update_ids))
+        if "update_id" not in update:
+            update["update_id"] = self._next_update_id
+        self._next_update_id = max(self._next_update_id, update["update_id"] + 1)
         self._learn(kinds[0], update[kinds[0]])
         if not self.wants(kinds[0]):
             self.dropped_updates.append(update)
