@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import signal
+import sys
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select
@@ -14,6 +17,7 @@ from bot.service import ConversationService
 from bot.store.invites import InviteBook
 from bot.store.models import answers, identities, users
 from bot.store.repository import Store
+from tests.chat_process import cli_env
 from tests.fakes.telegram import FakeTelegram
 
 WORKER = 501
@@ -182,3 +186,43 @@ def test_long_messages_are_split_under_telegrams_limit() -> None:
     assert "".join(piece.replace("\n", "").replace(" ", "") for piece in pieces) == text.replace(
         "\n", ""
     ).replace(" ", "")
+
+
+def test_critical_friend_run_serves_telegram_and_stops_cleanly_on_sigterm(tmp_path: Path) -> None:
+    async def scenario() -> tuple[int, str, list[str]]:
+        async with FakeTelegram() as fake:
+            config = tmp_path / "config.yaml"
+            config.write_text(
+                f"telegram:\n  token: '{fake.token}'\n  base_url: {fake.base_url}\n"
+                f"  allowed_user_ids: [{WORKER}]\n"
+            )
+            process = await asyncio.create_subprocess_exec(
+                sys.executable,
+                "-m",
+                "bot",
+                "run",
+                "--config",
+                str(config),
+                env=cli_env(tmp_path),
+                stdin=asyncio.subprocess.DEVNULL,
+                stderr=asyncio.subprocess.PIPE,
+            )
+            try:
+                await fake.wait_for("setMyCommands", timeout=30)
+                fake.user_sends_text(WORKER, "/start")
+                said = await texts_after(fake, WORKER, 3, within=30)
+                process.send_signal(signal.SIGTERM)
+                code = await asyncio.wait_for(process.wait(), 30)
+            finally:
+                if process.returncode is None:
+                    process.kill()
+                    await process.wait()
+            assert process.stderr is not None
+            errors = (await process.stderr.read()).decode()
+            return code, errors, said
+
+    code, errors, said = asyncio.run(scenario())
+    assert code == 0
+    assert "Traceback" not in errors
+    assert said[0] == words.ABOUT
+    assert said[-1].startswith("Which way of reflecting")
