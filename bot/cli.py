@@ -16,10 +16,12 @@ import io
 import json
 import logging
 import os
+import signal
 import sys
 from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from bot import journal
 from bot.app import App, StartupError, build_app, open_database
@@ -34,6 +36,9 @@ from bot.store.db import DatabaseError
 from bot.store.invites import Invite, InviteBook
 from bot.store.models import utcnow
 from bot.store.rotation import rotate_keys
+
+if TYPE_CHECKING:
+    from bot.channels.telegram import TelegramChannel
 
 EXIT_OK, EXIT_PROBLEMS, EXIT_FIX_FIRST = 0, 1, 2
 
@@ -233,8 +238,32 @@ def _run_telegram(app: App, settings: TelegramSettings) -> int:
         base_url=settings.base_url,
         allowed_user_ids=settings.allowed_user_ids,
     )
-    channel.run()
+    if settings.mode == "polling":
+        channel.run()
+        return EXIT_OK
+    asyncio.run(_serve_webhooks(channel, settings))
     return EXIT_OK
+
+
+async def _serve_webhooks(channel: TelegramChannel, settings: TelegramSettings) -> None:
+    """Serve Telegram's webhook POSTs and /healthz until SIGINT or SIGTERM."""
+    from bot.web import build_app, start_server
+
+    if settings.webhook_url is None or settings.secret_token is None:
+        raise StartupError("telegram: webhook mode needs webhook_url and secret_token")
+    port = settings.port or int(os.environ.get("PORT", "8080"))
+    stopping = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stopping.set)
+    web_app = build_app(telegram_path=settings.path, telegram=channel.receive)
+    server = await start_server(web_app, settings.listen, port)
+    try:
+        await channel.start_webhook(url=settings.webhook_url, secret_token=settings.secret_token)
+        await stopping.wait()
+    finally:
+        await server.stop()  # no new updates; then the ones in flight finish
+        await channel.stop()
 
 
 def _chat(app: App, args: argparse.Namespace) -> int:

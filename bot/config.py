@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import platformdirs
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from bot.yamlsource import Located, Problem, YamlError, load_file, validation_problems
 
@@ -38,10 +38,24 @@ class TelegramSettings(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     token: str = Field(min_length=20)
-    mode: Literal["polling"] = "polling"
+    mode: Literal["polling", "webhook"] = "polling"
     # A self-hosted Bot API server (the tests point the real library at their fake).
     base_url: str | None = None
     allowed_user_ids: tuple[int, ...] = ()
+    # Webhook mode: Telegram POSTs updates to webhook_url, which must reach listen:port/path.
+    webhook_url: str | None = None
+    listen: str = "0.0.0.0"  # noqa: S104 - a webhook server must be reachable from outside
+    port: int | None = Field(default=None, ge=1, le=65535)  # default: $PORT, else 8080
+    path: str = Field(default="/telegram", pattern=r"^/[A-Za-z0-9/_-]*$")
+    secret_token: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_-]{16,256}$")
+
+    @model_validator(mode="after")
+    def _webhook_needs(self) -> TelegramSettings:
+        if self.mode == "webhook" and (not self.webhook_url or not self.secret_token):
+            raise ValueError(
+                "webhook mode needs webhook_url and secret_token (16 or more letters, digits, _ or -)"
+            )
+        return self
 
     @field_validator("token")
     @classmethod

@@ -80,6 +80,12 @@ def test_variables_are_interpolated_from_the_environment(tmp_path: Path) -> None
         ("log_level: info\nlog_level: debug\n", 2, "'log_level' is written twice"),
         ("log_level: [unclosed\n", 2, "not valid YAML"),
         ("- a list\n", 1, "must be a mapping"),
+        (
+            "telegram:\n  token: '123456:ABCDEFGHIJKLMNOPQRSTUVWXYZ'\n  mode: webhook\n",
+            1,
+            "webhook mode needs webhook_url and secret_token",
+        ),
+        ("telegram:\n  token: nope\n", 2, "telegram.token:"),
     ],
 )
 def test_a_config_problem_is_reported_as_file_line_reason(

@@ -226,3 +226,52 @@ def test_critical_friend_run_serves_telegram_and_stops_cleanly_on_sigterm(tmp_pa
     assert "Traceback" not in errors
     assert said[0] == words.ABOUT
     assert said[-1].startswith("Which way of reflecting")
+
+
+def test_webhook_mode_checks_the_secret_and_serves_a_reflection(
+    service: ConversationService, store: Store, clock: Any
+) -> None:
+    import aiohttp
+
+    from bot.web import TELEGRAM_HEADER, build_app, start_server
+
+    code = invite(store, clock)
+    secret = "a-webhook-secret-0123456789"
+
+    async def scenario() -> None:
+        async with FakeTelegram() as fake:
+            channel = TelegramChannel(service, token=fake.token, base_url=fake.base_url)
+            server = await start_server(
+                build_app(telegram_path="/telegram", telegram=channel.receive), "127.0.0.1", 0
+            )
+            try:
+                await channel.start_webhook(url=f"{server.url}/telegram", secret_token=secret)
+                async with aiohttp.ClientSession() as session:
+                    health = await session.get(f"{server.url}/healthz")
+                    assert health.status == 200
+                    forged = {"update_id": 1, "message": fake.new_message(WORKER, text="/start")}
+                    for headers in ({}, {TELEGRAM_HEADER: "wrong"}):
+                        answer = await session.post(
+                            f"{server.url}/telegram", json=forged, headers=headers
+                        )
+                        assert answer.status == 403
+                await asyncio.sleep(0.3)
+                assert fake.calls_to("sendMessage") == []  # nothing was processed
+                fake.user_sends_text(WORKER, f"/start {code}")
+                said = await texts_after(fake, WORKER, 3)
+                assert said[0] == words.ABOUT
+                menu, buttons = last_keyboard(fake, WORKER)
+                fake.user_presses(WORKER, menu, buttons[0]["callback_data"])
+                said = await texts_after(fake, WORKER, 5)
+                assert any(text.startswith("Description (1 of 6)") for text in said)
+                assert all(d.status == 200 for d in fake.webhook_deliveries)
+                assert [c for c in fake.calls if c.method == "getUpdates"] == []
+            finally:
+                await server.stop()
+                await channel.stop()
+
+    asyncio.run(scenario())
+    with store.engine.connect() as connection:
+        assert (
+            len(connection.execute(select(identities)).all()) == 1
+        )  # the forged /start left nothing

@@ -12,6 +12,8 @@ bot echoes back can never be read as formatting.
 
 from __future__ import annotations
 
+import hmac
+import json
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Protocol
@@ -116,6 +118,7 @@ class TelegramChannel:
     ) -> None:
         self._service = service
         self._allowed = frozenset(allowed_user_ids)
+        self._secret: str | None = None
         builder = ApplicationBuilder().token(token).rate_limiter(AIORateLimiter(max_retries=3))
         if base_url:
             builder = builder.base_url(base_url)
@@ -160,6 +163,37 @@ class TelegramChannel:
         if self.application.running:
             await self.application.stop()
         await self.application.shutdown()
+
+    # ---- webhook mode ---------------------------------------------------------
+
+    async def start_webhook(self, *, url: str, secret_token: str) -> None:
+        """Take updates from Telegram's POSTs (see `webhook_handler`) instead of polling."""
+        await self.application.initialize()
+        await self._set_commands(self.application)
+        await self.application.start()
+        await self.application.bot.set_webhook(
+            url, secret_token=secret_token, allowed_updates=Update.ALL_TYPES
+        )
+        self._secret = secret_token
+
+    async def receive(self, secret: str | None, body: bytes) -> int:
+        """One webhook POST from Telegram; the HTTP status to answer.
+
+        A wrong or missing secret token is refused (403) and nothing is processed. The
+        update is queued and acknowledged at once: Telegram retries slow answers, and a
+        retried update would be a duplicate (which the service ignores anyway).
+        """
+        if not self._secret or secret is None or not hmac.compare_digest(secret, self._secret):
+            return 403
+        try:
+            data = json.loads(body)
+            update = Update.de_json(data, self.application.bot)
+        except (ValueError, TypeError, KeyError):
+            return 400
+        if update is None:
+            return 400
+        await self.application.update_queue.put(update)
+        return 200
 
     # ---- handlers -----------------------------------------------------------
 
