@@ -54,6 +54,19 @@ def last_keyboard(fake: FakeTelegram, chat: int) -> tuple[dict[str, Any], list[d
     return message, buttons
 
 
+async def join_and_start_gibbs(
+    fake: FakeTelegram, code: str
+) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """Join with an invitation and press the first model (Gibbs); the menu and its buttons."""
+    fake.user_sends_text(WORKER, f"/start {code}")
+    await texts_after(fake, WORKER, 3)
+    menu, buttons = last_keyboard(fake, WORKER)
+    assert "Gibbs' reflective cycle" in buttons[0]["text"]
+    fake.user_presses(WORKER, menu, buttons[0]["callback_data"])
+    await texts_after(fake, WORKER, 5)
+    return menu, buttons
+
+
 def invite(store: Store, clock: Any) -> str:
     with store.engine.begin() as connection:
         return InviteBook(connection).create("Riverside", clock.now)[1]
@@ -106,11 +119,7 @@ def test_a_stale_button_changes_nothing_and_every_press_is_answered(
     code = invite(store, clock)
 
     async def scenario(fake: FakeTelegram) -> None:
-        fake.user_sends_text(WORKER, f"/start {code}")
-        await texts_after(fake, WORKER, 3)
-        menu, buttons = last_keyboard(fake, WORKER)
-        fake.user_presses(WORKER, menu, buttons[0]["callback_data"])
-        await texts_after(fake, WORKER, 5)
+        menu, buttons = await join_and_start_gibbs(fake, code)
         fake.user_presses(WORKER, menu, buttons[1]["callback_data"], require_button=False)
         said = await texts_after(fake, WORKER, 6)
         assert any("moved on" in text for text in said[5:])
@@ -145,11 +154,7 @@ def test_an_update_delivered_twice_is_handled_once(
     code = invite(store, clock)
 
     async def scenario(fake: FakeTelegram) -> None:
-        fake.user_sends_text(WORKER, f"/start {code}")
-        await texts_after(fake, WORKER, 3)
-        menu, buttons = last_keyboard(fake, WORKER)
-        fake.user_presses(WORKER, menu, buttons[0]["callback_data"])
-        await texts_after(fake, WORKER, 5)
+        await join_and_start_gibbs(fake, code)
         update = {"message": fake.new_message(WORKER, text=LONG)}
         fake.deliver_twice(update)
         await texts_after(fake, WORKER, 6)
