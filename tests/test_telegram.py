@@ -280,3 +280,36 @@ def test_webhook_mode_checks_the_secret_and_serves_a_reflection(
         assert (
             len(connection.execute(select(identities)).all()) == 1
         )  # the forged /start left nothing
+
+
+def test_after_a_restart_the_worker_is_offered_their_reflection_back(
+    service: ConversationService, store: Store, clock: Any
+) -> None:
+    code = invite(store, clock)
+
+    async def scenario() -> None:
+        async with FakeTelegram() as fake:
+            first = TelegramChannel(service, token=fake.token, base_url=fake.base_url)
+            await first.start(poll_timeout=1)
+            try:
+                await join_and_start_gibbs(fake, code)
+                fake.user_sends_text(WORKER, LONG)
+                said = await texts_after(fake, WORKER, 6)
+                where = said[-1]
+                assert where.startswith("Feelings (2 of 6)")
+            finally:
+                await first.stop()
+            again = TelegramChannel(service, token=fake.token, base_url=fake.base_url)
+            await again.start(poll_timeout=1)
+            try:
+                fake.user_sends_text(WORKER, "/reflect")
+                said = await texts_after(fake, WORKER, 7)
+                assert "haven't finished" in said[-1]
+                offer, buttons = last_keyboard(fake, WORKER)
+                fake.user_presses(WORKER, offer, buttons[0]["callback_data"])
+                said = await texts_after(fake, WORKER, 9)
+                assert said[-1] == where
+            finally:
+                await again.stop()
+
+    asyncio.run(scenario())
