@@ -313,3 +313,19 @@ def test_after_a_restart_the_worker_is_offered_their_reflection_back(
                 await again.stop()
 
     asyncio.run(scenario())
+
+
+def test_a_bad_gateway_is_retried_and_the_message_arrives_once(
+    service: ConversationService, store: Store, clock: Any
+) -> None:
+    code = invite(store, clock)
+
+    async def scenario(fake: FakeTelegram) -> None:
+        fake.fail_next("sendMessage", 502, times=2)
+        fake.user_sends_text(WORKER, f"/start {code}")
+        said = await texts_after(fake, WORKER, 3, within=15)
+        assert said.count(words.ABOUT) == 1
+        statuses = [c.status for c in fake.calls_to("sendMessage")]
+        assert statuses[:3] == [502, 502, 200]
+
+    with_bot(service, scenario)

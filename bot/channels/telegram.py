@@ -12,6 +12,7 @@ bot echoes back can never be read as formatting.
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import json
 import logging
@@ -26,7 +27,7 @@ from telegram import (
     Update,
 )
 from telegram.constants import ChatType, MessageLimit
-from telegram.error import TelegramError
+from telegram.error import BadRequest, NetworkError, TelegramError, TimedOut
 from telegram.ext import (
     AIORateLimiter,
     Application,
@@ -45,6 +46,7 @@ from bot.messages import Admission, Incoming, IncomingKind, Outgoing, Reply, Use
 
 log = logging.getLogger(__name__)
 CHANNEL = "telegram"
+SEND_BACKOFF_S = (0.5, 1.0, 2.0)
 BUTTON_SEPARATOR = "|"  # between a question's reply token and the choice value
 
 
@@ -305,7 +307,7 @@ class TelegramChannel:
         chat = update.effective_chat
         if chat is None:
             return
-        await self._safely(lambda: chat.send_message(text, reply_markup=markup))
+        await self._safely(lambda: chat.send_message(text, reply_markup=markup), retry=True)
 
     async def _show_choice(self, update: Update, value: str) -> None:
         """Replace the pressed keyboard by the label that was chosen."""
@@ -332,9 +334,29 @@ class TelegramChannel:
         return f"update-{update.update_id}"
 
     @staticmethod
-    async def _safely(call: Callable[[], Awaitable[object]]) -> None:
-        """Telegram refusing one message must not end the turn; it is logged, without text."""
-        try:
-            await call()
-        except TelegramError as error:
-            log.warning("Telegram refused a call: %s", type(error).__name__)
+    async def _safely(call: Callable[[], Awaitable[object]], *, retry: bool = False) -> None:
+        """Telegram refusing one message must not end the turn; it is logged, without text.
+
+        With `retry`, a failure that surely did not deliver (a 5xx, a refused connection)
+        is tried again with backoff. A timeout is not: the message may have arrived, and
+        a worker must never get the same message twice. (429s are waited out by the
+        rate limiter.)
+        """
+        for attempt, pause in enumerate((*SEND_BACKOFF_S, None), start=1):
+            try:
+                await call()
+                return
+            except TimedOut:
+                log.warning("Telegram timed out; not resending, it may have arrived")
+                return
+            except BadRequest as error:  # a NetworkError in the library, but final
+                log.warning("Telegram refused a call: %s", type(error).__name__)
+                return
+            except NetworkError as error:
+                if not retry or pause is None:
+                    log.warning("Telegram failed %d time(s): %s", attempt, type(error).__name__)
+                    return
+                await asyncio.sleep(pause)
+            except TelegramError as error:
+                log.warning("Telegram refused a call: %s", type(error).__name__)
+                return
