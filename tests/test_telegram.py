@@ -329,3 +329,20 @@ def test_a_bad_gateway_is_retried_and_the_message_arrives_once(
         assert statuses[:3] == [502, 502, 200]
 
     with_bot(service, scenario)
+
+
+def test_a_webhook_secret_that_is_not_ascii_is_refused_not_a_crash(
+    service: ConversationService,
+) -> None:
+    async def scenario() -> None:
+        async with FakeTelegram() as fake:
+            channel = TelegramChannel(service, token=fake.token, base_url=fake.base_url)
+            await channel.start_webhook(url="http://127.0.0.1:9/telegram", secret_token="s" * 20)
+            try:
+                assert await channel.receive("sëcrét", b"{}") == 403
+                assert await channel.receive(None, b"{}") == 403
+                assert await channel.receive("s" * 20, b"not json") == 400
+            finally:
+                await channel.stop()
+
+    asyncio.run(scenario())

@@ -17,7 +17,7 @@ import hmac
 import json
 import logging
 from collections.abc import Awaitable, Callable, Sequence
-from typing import Protocol
+from typing import Any, Protocol
 
 from telegram import (
     BotCommand,
@@ -47,6 +47,8 @@ from bot.messages import Admission, Incoming, IncomingKind, Outgoing, Reply, Use
 log = logging.getLogger(__name__)
 CHANNEL = "telegram"
 SEND_BACKOFF_S = (0.5, 1.0, 2.0)
+# python-telegram-bot's Application is generic in six types we do not narrow.
+AnyApplication = Application[Any, Any, Any, Any, Any, Any]
 BUTTON_SEPARATOR = "|"  # between a question's reply token and the choice value
 
 
@@ -124,7 +126,7 @@ class TelegramChannel:
         builder = ApplicationBuilder().token(token).rate_limiter(AIORateLimiter(max_retries=3))
         if base_url:
             builder = builder.base_url(base_url)
-        self.application: Application = builder.post_init(self._set_commands).build()  # type: ignore[type-arg]
+        self.application: AnyApplication = builder.post_init(self._set_commands).build()
         self._add_handlers()
 
     # ---- wiring ---------------------------------------------------------------
@@ -140,7 +142,7 @@ class TelegramChannel:
         app.add_handler(MessageHandler(filters.TEXT & private, self._text))
         app.add_handler(MessageHandler(private & ~filters.TEXT, self._not_text))
 
-    async def _set_commands(self, application: Application) -> None:  # type: ignore[type-arg]
+    async def _set_commands(self, application: AnyApplication) -> None:
         await application.bot.set_my_commands(
             [BotCommand(name, description) for name, description in COMMANDS]
         )
@@ -169,7 +171,7 @@ class TelegramChannel:
     # ---- webhook mode ---------------------------------------------------------
 
     async def start_webhook(self, *, url: str, secret_token: str) -> None:
-        """Take updates from Telegram's POSTs (see `webhook_handler`) instead of polling."""
+        """Take updates from Telegram's POSTs (see `receive`) instead of polling."""
         await self.application.initialize()
         await self._set_commands(self.application)
         await self.application.start()
@@ -185,7 +187,9 @@ class TelegramChannel:
         update is queued and acknowledged at once: Telegram retries slow answers, and a
         retried update would be a duplicate (which the service ignores anyway).
         """
-        if not self._secret or secret is None or not hmac.compare_digest(secret, self._secret):
+        expected = (self._secret or "").encode()
+        given = (secret or "").encode("utf-8", "replace")
+        if not expected or not hmac.compare_digest(given, expected):
             return 403
         try:
             data = json.loads(body)
