@@ -263,18 +263,26 @@ class TelegramChannel:
         user = user_of(update)
         if query is None or user is None:
             return
-        # Answered first, whatever happens next, so the button never keeps spinning.
-        await self._safely(query.answer)
-        if not await self._admitted(update, user, None, greeting=False):
-            return
-        token, _, value = (query.data or "").partition(BUTTON_SEPARATOR)
-        incoming = Incoming(
-            self._event(update), user, IncomingKind.CHOICE, value, in_reply_to=token or None
-        )
-        reply = await self._service.handle(incoming)
-        if not reply.duplicate:
-            await self._show_choice(update, value)
-        await self._send(update, reply)
+        # Answered at once, whatever happens next, so the button never keeps spinning;
+        # the answer travels while the turn runs.
+        answered = asyncio.create_task(self._safely(query.answer))
+        try:
+            if not await self._admitted(update, user, None, greeting=False):
+                return
+            token, _, value = (query.data or "").partition(BUTTON_SEPARATOR)
+            incoming = Incoming(
+                self._event(update), user, IncomingKind.CHOICE, value, in_reply_to=token or None
+            )
+            reply = await self._service.handle(incoming)
+            # The old keyboard becomes the chosen label while the next question goes out.
+            shown = (
+                None if reply.duplicate else asyncio.create_task(self._show_choice(update, value))
+            )
+            await self._send(update, reply)
+            if shown is not None:
+                await shown
+        finally:
+            await answered
 
     # ---- helpers ------------------------------------------------------------
 
@@ -294,9 +302,16 @@ class TelegramChannel:
 
     async def _turn(self, update: Update, incoming: Incoming) -> None:
         chat = update.effective_chat
-        if chat is not None:
-            await self._safely(lambda: chat.send_action("typing"))
-        await self._send(update, await self._service.handle(incoming))
+        # "typing…" goes out while the turn runs, not before it.
+        typing = (
+            asyncio.create_task(self._safely(lambda: chat.send_action("typing")))
+            if chat is not None
+            else None
+        )
+        reply = await self._service.handle(incoming)
+        if typing is not None:
+            await typing
+        await self._send(update, reply)
 
     async def _send(self, update: Update, reply: Reply) -> None:
         for message in reply.messages:
