@@ -346,3 +346,34 @@ def test_a_webhook_secret_that_is_not_ascii_is_refused_not_a_crash(
                 await channel.stop()
 
     asyncio.run(scenario())
+
+
+def test_an_update_redelivered_by_webhook_is_handled_once(
+    service: ConversationService, store: Store, clock: Any
+) -> None:
+    from bot.web import build_app, start_server
+
+    code = invite(store, clock)
+
+    async def scenario() -> None:
+        async with FakeTelegram() as fake:
+            channel = TelegramChannel(service, token=fake.token, base_url=fake.base_url)
+            server = await start_server(
+                build_app(telegram_path="/telegram", telegram=channel.receive), "127.0.0.1", 0
+            )
+            try:
+                await channel.start_webhook(
+                    url=f"{server.url}/telegram", secret_token="a-webhook-secret-0123456789"
+                )
+                await join_and_start_gibbs(fake, code)
+                fake.deliver_twice({"message": fake.new_message(WORKER, text=LONG)})
+                await fake.wait_for_deliveries(count=4)
+                await texts_after(fake, WORKER, 6)
+                await asyncio.sleep(1.0)
+            finally:
+                await server.stop()
+                await channel.stop()
+
+    asyncio.run(scenario())
+    with store.engine.connect() as connection:
+        assert len(connection.execute(select(answers)).all()) == 1
