@@ -605,6 +605,31 @@ async def test_socket_mode_needs_an_app_level_token() -> None:
 
 
 @scenario
+async def test_the_socket_says_hello_and_each_url_is_good_once() -> None:
+    async with FakeSlack() as fake, aiohttp.ClientSession() as session:
+        url = (await web_client(fake).apps_connections_open(app_token=fake.app_token))["url"]
+        async with session.ws_connect(url) as ws:
+            hello = await ws.receive_json(timeout=2)
+            with pytest.raises(aiohttp.WSServerHandshakeError) as refused:
+                await session.ws_connect(url)
+            payload = fake.user_sends_dm(WORKER, "hi")
+            envelope = await ws.receive_json(timeout=2)
+            await ws.send_json({"envelope_id": envelope["envelope_id"]})
+            (ack,) = await fake.wait_for_acks(1)
+    assert (hello["type"], hello["num_connections"]) == ("hello", 1)
+    assert hello["connection_info"] == {"app_id": fake.app_id}
+    assert refused.value.status == 401
+    assert envelope == {
+        "envelope_id": ack.envelope_id,
+        "payload": payload,
+        "type": "events_api",
+        "accepts_response_payload": False,
+        "retry_attempt": 0,
+        "retry_reason": "",
+    }
+
+
+@scenario
 async def test_a_bolt_app_in_socket_mode_answers_a_dm() -> None:
     async with FakeSlack() as fake:
         fake.register_user(WORKER)
@@ -716,6 +741,53 @@ async def test_a_slash_command_is_acked_with_the_reply_the_person_sees() -> None
     assert (ack.kind, ack.payload) == ("slash_commands", {"text": "Reflecting on: the visit"})
     assert [e["text"] for e in fake.ephemerals_for(WORKER)] == ["Reflecting on: the visit"]
     assert fake.messages_in(WORKER) == []
+
+
+@scenario
+async def test_a_press_on_an_ephemeral_message_has_no_message_and_can_replace_it() -> None:
+    async with FakeSlack() as fake:
+        fake.register_user(WORKER)
+        app = bolt_app(fake)
+
+        @app.action("private")
+        async def on_private(ack: Any, respond: Any) -> None:
+            await ack()
+            await respond(text="Done", replace_original=True)
+
+        await web_client(fake).chat_postEphemeral(
+            channel=fake.dm_channel(WORKER),
+            user=WORKER,
+            text="Only you",
+            blocks=[actions(button("private"))],
+        )
+        (ephemeral,) = fake.ephemerals_for(WORKER)
+        with pytest.raises(ValueError, match="cannot see"):
+            fake.user_presses(PEER, ephemeral, "private")
+        async with socket_mode(app, fake):
+            payload = fake.user_presses(WORKER, ephemeral, "private")
+            await fake.wait_for_responses(1)
+    assert "message" not in payload
+    assert payload["container"]["is_ephemeral"] is True
+    assert [e["text"] for e in fake.ephemerals_for(WORKER)] == ["Done"]
+
+
+@scenario
+async def test_a_slash_command_reply_with_bad_blocks_is_refused() -> None:
+    async with FakeSlack() as fake:
+        fake.register_user(WORKER)
+        app = bolt_app(fake)
+
+        @app.command("/reflect")
+        async def on_reflect(ack: Any) -> None:
+            await ack(blocks=[{"type": "carousel"}])
+
+        async with socket_mode(app, fake):
+            fake.user_runs_command(WORKER, "/reflect")
+            await fake.wait_for_acks(1)
+    ((_ack, error, messages),) = fake.ack_errors
+    assert error == "invalid_blocks"
+    assert "/blocks/0/type" in messages[0]
+    assert fake.ephemerals_for(WORKER) == []
 
 
 @scenario

@@ -1172,13 +1172,11 @@ class FakeSlack:
         self._tickets.discard(ticket)  # a URL from apps.connections.open is good once
         ws = web.WebSocketResponse()
         await ws.prepare(request)
-        self._sockets.append(ws)
-        self._notify()
         try:
             await ws.send_json(
                 {
                     "type": "hello",
-                    "num_connections": sum(1 for s in self._sockets if not s.closed),
+                    "num_connections": self.connected_sockets + 1,
                     "debug_info": {
                         "host": "applink-fake-1",
                         "build_number": 1,
@@ -1187,11 +1185,15 @@ class FakeSlack:
                     "connection_info": {"app_id": self.app_id},
                 }
             )
+            # Envelopes go only to a connection that has had its hello.
+            self._sockets.append(ws)
+            self._notify()
             async for frame in ws:
                 if frame.type == aiohttp.WSMsgType.TEXT:
                     self._socket_message(frame.data)
         finally:
-            self._sockets.remove(ws)
+            if ws in self._sockets:
+                self._sockets.remove(ws)
             self._notify()
         return ws
 
