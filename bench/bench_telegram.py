@@ -25,8 +25,8 @@ What is measured for each update:
   end of the update is known exactly from a handler added in group 1 of the bot's
   `Application`, which python-telegram-bot runs after the channel's own handler.
 - the fake's own time: for every call the bot made to the fake for that chat while
-  handling the update (sendChatAction, earlier sendMessages of a multi-message reply,
-  answerCallbackQuery, editMessageText), the time from the fake's handler starting to
+  handling the update (earlier sendMessages of a multi-message reply, answerCallbackQuery,
+  editMessageText, sendChatAction when a reply is slow), the time from the fake's handler starting to
   the fake recording the call (its `_record`, wrapped here), which includes reading,
   validating and answering. The bot waits for those answers, so they are in the
   end-to-end time although they are not the bot's work.
@@ -42,11 +42,11 @@ Two phases, each `--seconds` long:
 
 Caveats. The peak is not the bot's processing limit: python-telegram-bot's AIORateLimiter
 (which the channel uses, as in production) lets through 30 requests a second in all,
-Telegram's flood limit, and an answered question costs two (sendChatAction, then
-sendMessage), so the closed loop settles near 15 updates/s with updates queueing for
+Telegram's flood limit, and an answered question costs one sendMessage and a button
+press three calls, so the closed loop settles near 27 updates/s with updates queueing for
 seconds; the output shows the bot's calls per second to make this visible. At half that
 rate the limiter does not hold anything back. Presses of a button cost more calls
-(answerCallbackQuery, editMessageText, often several messages), so the added latency is
+(answerCallbackQuery, editMessageText, the next message), so the added latency is
 also shown by kind. The fake, the bot and the workers share one event loop and one
 process, so the fake's HTTP parsing and the workers' bookkeeping compete with the bot
 for the CPU; only the fake's handler time is subtracted, not aiohttp's work around it.
@@ -103,7 +103,8 @@ ANSWER = (
     "The visit went ahead as planned and the family were at home. The mother was tired "
     "but willing to talk, and the young person showed me drawings. ({n})"
 )
-QUESTION = re.compile(r"^[A-Z][\w ]+ \(\d+ of \d+\)\n")  # "Feelings (2 of 6)\n..."
+# "Feelings (2 of 6)\n...", at the start of the message or of a paragraph in it
+QUESTION = re.compile(r"^[A-Z][\w ]+ \(\d+ of \d+\)\n", re.MULTILINE)
 
 TARGET_ADDED_P95_MS = 20.0
 RATE_LIMIT_PER_S = FloodLimit.MESSAGES_PER_SECOND  # AIORateLimiter's default overall limit
@@ -366,7 +367,7 @@ class Worker:
             elif buttons:
                 data = buttons[0]["callback_data"]
                 kind, update = "press", fake.user_presses(self.user_id, last, data)
-            elif QUESTION.match(last.get("text", "")):
+            elif QUESTION.search(last.get("text", "")):
                 self.answers += 1
                 text = ANSWER.format(n=self.answers)
                 kind, update = "answer", fake.user_sends_text(self.user_id, text)

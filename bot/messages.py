@@ -8,7 +8,7 @@ lines in a terminal, buttons elsewhere). Nothing in here knows any platform.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 
 
@@ -83,6 +83,30 @@ class Outgoing:
     footer: str | None = None
 
 
+PARAGRAPH = "\n\n"
+
+
+def merged(messages: list[Outgoing], limit: int) -> list[Outgoing]:
+    """Join each message that asks nothing onto the one after it, while they fit in `limit`.
+
+    On a phone every message is a notification; "Thank you" and the next question read
+    better, and arrive sooner, as one. A message with choices or a footer ends a group.
+    """
+    result: list[Outgoing] = []
+    for message in messages:
+        previous = result[-1] if result else None
+        if (
+            previous is not None
+            and not previous.choices
+            and previous.footer is None
+            and len(previous.text) + len(PARAGRAPH) + len(message.text) <= limit
+        ):
+            result[-1] = replace(message, text=f"{previous.text}{PARAGRAPH}{message.text}")
+        else:
+            result.append(message)
+    return result
+
+
 @dataclass(frozen=True, slots=True)
 class Command:
     name: str
@@ -126,6 +150,14 @@ def parse_command(text: str) -> Command | UnknownCommand | None:
     return None
 
 
+@dataclass(frozen=True, slots=True)
+class Gate:
+    """How someone new on an open platform may join: an invitation, or the channel's allow-list."""
+
+    invite_code: str | None = None
+    allowed: bool = False  # the channel's config lets this person in (default organisation)
+
+
 @dataclass(slots=True)
 class Reply:
     """What the service hands back for one incoming event."""
@@ -134,3 +166,4 @@ class Reply:
     duplicate: bool = False  # the event was delivered before; nothing was done
     failed: bool = False  # nothing was saved (storage unavailable); the text says so
     waiting: bool = False  # a question is open: the worker is expected to answer
+    refused: bool = False  # not a member and could not join; nothing was stored

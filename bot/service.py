@@ -47,6 +47,7 @@ from bot.engine.effects import (
 from bot.messages import (
     Admission,
     Command,
+    Gate,
     Incoming,
     IncomingKind,
     Outgoing,
@@ -100,10 +101,15 @@ class ConversationService:
 
     # ---- the channel contract ---------------------------------------------
 
-    async def handle(self, incoming: Incoming) -> Reply:
-        """Run one turn. Safe to call again with the same event id: the repeat does nothing."""
+    async def handle(self, incoming: Incoming, gate: Gate | None = None) -> Reply:
+        """Run one turn. Safe to call again with the same event id: the repeat does nothing.
+
+        With a `gate` (open platforms), only members take part: someone new joins through
+        it in the same transaction as their first turn, and anyone else gets a `refused`
+        reply with nothing stored about them. Without one (the terminal) everyone may.
+        """
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._turns, self.handle_now, incoming)
+        return await loop.run_in_executor(self._turns, self.handle_now, incoming, gate)
 
     async def journal(self, user: UserRef) -> list[JournalEntry]:
         loop = asyncio.get_running_loop()
@@ -128,34 +134,37 @@ class ConversationService:
         return await loop.run_in_executor(self._turns, self._admit, user, invite_code, allowed)
 
     def _admit(self, user: UserRef, invite_code: str | None, allowed: bool) -> Admission:
-        now = self.clock()
         try:
             with self.store.transaction() as tx:
-                if tx.find_user(user) is not None:
-                    return Admission.MEMBER
-                organisation_id = tx.redeem_invite(invite_code, now) if invite_code else None
-                if organisation_id is not None:
-                    tx.join(user, organisation_id, now)
-                    return Admission.JOINED
-                if allowed:
-                    tx.join(user, tx.default_organisation(now), now)
-                    return Admission.JOINED
-                return Admission.REFUSED
+                return self._let_in(tx, user, Gate(invite_code, allowed), self.clock())
         except StorageError as error:
             log.error("admission check failed: %s", error)
             return Admission.UNAVAILABLE
+
+    @staticmethod
+    def _let_in(tx: Transaction, user: UserRef, gate: Gate, now: datetime) -> Admission:
+        if tx.find_user(user) is not None:
+            return Admission.MEMBER
+        organisation_id = tx.redeem_invite(gate.invite_code, now) if gate.invite_code else None
+        if organisation_id is not None:
+            tx.join(user, organisation_id, now)
+            return Admission.JOINED
+        if gate.allowed:
+            tx.join(user, tx.default_organisation(now), now)
+            return Admission.JOINED
+        return Admission.REFUSED
 
     def close(self) -> None:
         self._turns.shutdown(wait=True)
 
     # ---- one turn ------------------------------------------------------------
 
-    def handle_now(self, incoming: Incoming) -> Reply:
+    def handle_now(self, incoming: Incoming, gate: Gate | None = None) -> Reply:
         """The blocking body of `handle`, for callers that are already on a worker thread."""
         started = time.perf_counter()
         for attempt in range(1, RETRIES + 1):
             try:
-                reply = self._turn(incoming)
+                reply = self._turn(incoming, gate)
             except StorageError as error:
                 if error.retry and attempt < RETRIES:
                     # Two first messages of a new worker at once (the loser then finds
@@ -177,9 +186,12 @@ class ConversationService:
             return reply
         return Reply(messages=[Outgoing(text=wording.STORAGE_DOWN)], failed=True)
 
-    def _turn(self, incoming: Incoming) -> Reply:
+    def _turn(self, incoming: Incoming, gate: Gate | None) -> Reply:
         now = self.clock()
         with self.store.transaction() as tx:
+            if gate is not None and self._let_in(tx, incoming.user, gate, now) is Admission.REFUSED:
+                log.info("event %s from someone who is not a member; refused", incoming.event_id)
+                return Reply(refused=True)
             if not tx.record_event(incoming.user.channel, incoming.event_id, now):
                 log.info("event %s already processed; ignoring the repeat", incoming.event_id)
                 return Reply(duplicate=True)

@@ -129,3 +129,37 @@ def test_an_invitation_or_the_allow_list_admits_a_new_worker(service, store: Sto
     assert asyncio.run(service.admit(late, code, allowed=False)) is Admission.REFUSED  # used up
     listed = UserRef("telegram", "103", "Al")
     assert asyncio.run(service.admit(listed, None, allowed=True)) is Admission.JOINED
+
+
+def test_a_gated_turn_joins_by_invitation_in_the_same_transaction(
+    service, store: Store, clock
+) -> None:
+    from bot.messages import Gate, Incoming, IncomingKind, UserRef
+    from bot.store.models import identities, processed_events, users
+
+    with store.engine.begin() as connection:
+        _, code = InviteBook(connection).create("Riverside", clock.now, max_uses=1)
+    stranger = UserRef("telegram", "555", "Sam")
+    refused = service.handle_now(
+        Incoming("update-1", stranger, IncomingKind.START), Gate("not-the-code", allowed=False)
+    )
+    assert refused.refused
+    assert refused.messages == []
+    with store.engine.connect() as connection:
+        for table in (identities, users, processed_events):
+            assert connection.execute(select(table)).all() == []  # not even the event id
+
+    joined = service.handle_now(
+        Incoming("update-2", stranger, IncomingKind.START), Gate(code, allowed=False)
+    )
+    assert not joined.refused
+    assert any("Which way of reflecting" in message.text for message in joined.messages)
+    # A member needs no code any more; the used-up invitation does not matter.
+    again = service.handle_now(Incoming("update-3", stranger, IncomingKind.TEXT, "help"), Gate())
+    assert not again.refused
+    with store.engine.connect() as connection:
+        organisation = connection.scalar(
+            select(organisations.c.name).join(users, users.c.organisation_id == organisations.c.id)
+        )
+        assert organisation == "Riverside"
+        assert len(connection.execute(select(processed_events)).all()) == 2

@@ -12,7 +12,8 @@ from typing import Any
 from sqlalchemy import select
 
 from bot.channels import telegram_words as words
-from bot.channels.telegram import TelegramChannel, split_message
+from bot.channels.telegram import TYPING_AFTER_S, TelegramChannel, split_message
+from bot.messages import Admission, Gate, Incoming, Reply, UserRef
 from bot.service import ConversationService
 from bot.store.invites import InviteBook
 from bot.store.models import answers, identities, users
@@ -39,6 +40,9 @@ def with_bot(
     asyncio.run(run())
 
 
+GREETING = "never shared without asking you first"
+
+
 async def texts_after(fake: FakeTelegram, chat: int, count: int, within: float = 10) -> list[str]:
     """Wait until the bot has sent at least `count` messages to the chat; return all texts."""
     await fake.wait_for(
@@ -59,11 +63,11 @@ async def join_and_start_gibbs(
 ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """Join with an invitation and press the first model (Gibbs); the menu and its buttons."""
     fake.user_sends_text(WORKER, f"/start {code}")
-    await texts_after(fake, WORKER, 3)
+    await texts_after(fake, WORKER, 1)
     menu, buttons = last_keyboard(fake, WORKER)
     assert "Gibbs' reflective cycle" in buttons[0]["text"]
     fake.user_presses(WORKER, menu, buttons[0]["callback_data"])
-    await texts_after(fake, WORKER, 5)
+    await texts_after(fake, WORKER, 2)
     return menu, buttons
 
 
@@ -80,17 +84,21 @@ def test_an_invited_worker_reflects_with_buttons_and_text(
     async def scenario(fake: FakeTelegram) -> None:
         await fake.wait_for("setMyCommands")
         fake.user_sends_text(WORKER, f"/start {code}")
-        said = await texts_after(fake, WORKER, 3)
-        assert said[0] == words.ABOUT
+        said = await texts_after(fake, WORKER, 1)
+        assert said[0].startswith("Hello")
+        assert GREETING in said[0]
         message, buttons = last_keyboard(fake, WORKER)
         gibbs = next(b for b in buttons if "Gibbs' reflective cycle" in b["text"])
         fake.user_presses(WORKER, message, gibbs["callback_data"])
         await fake.wait_for("answerCallbackQuery")
-        said = await texts_after(fake, WORKER, 5)
-        assert any(text.startswith("Description (1 of 6)") for text in said)
+        said = await texts_after(fake, WORKER, 2)
+        assert any("\nDescription (1 of 6)" in text for text in said)
+        assert said[-1].endswith("Type help to see what each does.)")  # the footer
+        await fake.wait_for("editMessageText")
+        said = fake.sent_texts(WORKER)
         assert "→ Gibbs' reflective cycle" in "\n".join(said)  # the keyboard became the choice
         fake.user_sends_text(WORKER, LONG)
-        said = await texts_after(fake, WORKER, 6)
+        said = await texts_after(fake, WORKER, 3)
         assert said[-1].startswith("Feelings (2 of 6)")
 
     with_bot(service, scenario)
@@ -121,8 +129,8 @@ def test_a_stale_button_changes_nothing_and_every_press_is_answered(
     async def scenario(fake: FakeTelegram) -> None:
         menu, buttons = await join_and_start_gibbs(fake, code)
         fake.user_presses(WORKER, menu, buttons[1]["callback_data"], require_button=False)
-        said = await texts_after(fake, WORKER, 6)
-        assert any("moved on" in text for text in said[5:])
+        said = await texts_after(fake, WORKER, 3)
+        assert any("moved on" in text for text in said[2:])
         await fake.wait_for("answerCallbackQuery", count=2)
 
     with_bot(service, scenario)
@@ -135,11 +143,11 @@ def test_a_photo_gets_a_kind_reply_and_a_group_is_sent_to_a_private_chat(
 
     async def scenario(fake: FakeTelegram) -> None:
         fake.user_sends_text(WORKER, f"/start {code}")
-        await texts_after(fake, WORKER, 3)
+        await texts_after(fake, WORKER, 1)
         photo = [{"file_id": "p1", "file_unique_id": "u1", "width": 10, "height": 10}]
         fake.user_sends({"message": fake.new_message(WORKER, photo=photo)})
-        said = await texts_after(fake, WORKER, 4)
-        assert "only read text" in said[3]
+        said = await texts_after(fake, WORKER, 2)
+        assert "only read text" in said[1]
         fake.register_chat(-100, "group", title="Team room")
         fake.user_sends_text(WORKER, "/reflect", chat_type="group", chat_id=-100)
         said = await texts_after(fake, -100, 1)
@@ -157,7 +165,7 @@ def test_an_update_delivered_twice_is_handled_once(
         await join_and_start_gibbs(fake, code)
         update = {"message": fake.new_message(WORKER, text=LONG)}
         fake.deliver_twice(update)
-        await texts_after(fake, WORKER, 6)
+        await texts_after(fake, WORKER, 3)
         await asyncio.sleep(1.5)
 
     with_bot(service, scenario)
@@ -173,8 +181,8 @@ def test_a_429_is_waited_out_and_the_message_arrives_once(
     async def scenario(fake: FakeTelegram) -> None:
         fake.fail_next("sendMessage", 429, retry_after=1)
         fake.user_sends_text(WORKER, f"/start {code}")
-        said = await texts_after(fake, WORKER, 3, within=15)
-        assert said.count(words.ABOUT) == 1
+        said = await texts_after(fake, WORKER, 1, within=15)
+        assert sum(GREETING in text for text in said) == 1
         refused = [c for c in fake.calls_to("sendMessage") if c.status == 429]
         accepted = [c for c in fake.calls_to("sendMessage") if c.status == 200]
         assert len(refused) == 1
@@ -215,7 +223,7 @@ def test_critical_friend_run_serves_telegram_and_stops_cleanly_on_sigterm(tmp_pa
             try:
                 await fake.wait_for("setMyCommands", timeout=30)
                 fake.user_sends_text(WORKER, "/start")
-                said = await texts_after(fake, WORKER, 3, within=30)
+                said = await texts_after(fake, WORKER, 1, within=30)
                 process.send_signal(signal.SIGTERM)
                 code = await asyncio.wait_for(process.wait(), 30)
             finally:
@@ -229,8 +237,9 @@ def test_critical_friend_run_serves_telegram_and_stops_cleanly_on_sigterm(tmp_pa
     code, errors, said = asyncio.run(scenario())
     assert code == 0
     assert "Traceback" not in errors
-    assert said[0] == words.ABOUT
-    assert said[-1].startswith("Which way of reflecting")
+    assert said[0].startswith("Hello")
+    assert GREETING in said[0]
+    assert said[-1].endswith("Which way of reflecting would you like to use?")
 
 
 def test_webhook_mode_checks_the_secret_and_serves_a_reflection(
@@ -263,12 +272,13 @@ def test_webhook_mode_checks_the_secret_and_serves_a_reflection(
                 await asyncio.sleep(0.3)
                 assert fake.calls_to("sendMessage") == []  # nothing was processed
                 fake.user_sends_text(WORKER, f"/start {code}")
-                said = await texts_after(fake, WORKER, 3)
-                assert said[0] == words.ABOUT
+                said = await texts_after(fake, WORKER, 1)
+                assert said[0].startswith("Hello")
+                assert GREETING in said[0]
                 menu, buttons = last_keyboard(fake, WORKER)
                 fake.user_presses(WORKER, menu, buttons[0]["callback_data"])
-                said = await texts_after(fake, WORKER, 5)
-                assert any(text.startswith("Description (1 of 6)") for text in said)
+                said = await texts_after(fake, WORKER, 2)
+                assert any("\nDescription (1 of 6)" in text for text in said)
                 assert all(d.status == 200 for d in fake.webhook_deliveries)
                 assert [c for c in fake.calls if c.method == "getUpdates"] == []
             finally:
@@ -294,7 +304,7 @@ def test_after_a_restart_the_worker_is_offered_their_reflection_back(
             try:
                 await join_and_start_gibbs(fake, code)
                 fake.user_sends_text(WORKER, LONG)
-                said = await texts_after(fake, WORKER, 6)
+                said = await texts_after(fake, WORKER, 3)
                 where = said[-1]
                 assert where.startswith("Feelings (2 of 6)")
             finally:
@@ -303,12 +313,12 @@ def test_after_a_restart_the_worker_is_offered_their_reflection_back(
             await again.start(poll_timeout=1)
             try:
                 fake.user_sends_text(WORKER, "/reflect")
-                said = await texts_after(fake, WORKER, 7)
+                said = await texts_after(fake, WORKER, 4)
                 assert "haven't finished" in said[-1]
                 offer, buttons = last_keyboard(fake, WORKER)
                 fake.user_presses(WORKER, offer, buttons[0]["callback_data"])
-                said = await texts_after(fake, WORKER, 9)
-                assert said[-1] == where
+                said = await texts_after(fake, WORKER, 5)
+                assert where in said[-1]
             finally:
                 await again.stop()
 
@@ -323,8 +333,8 @@ def test_a_bad_gateway_is_retried_and_the_message_arrives_once(
     async def scenario(fake: FakeTelegram) -> None:
         fake.fail_next("sendMessage", 502, times=2)
         fake.user_sends_text(WORKER, f"/start {code}")
-        said = await texts_after(fake, WORKER, 3, within=15)
-        assert said.count(words.ABOUT) == 1
+        said = await texts_after(fake, WORKER, 1, within=15)
+        assert sum(GREETING in text for text in said) == 1
         statuses = [c.status for c in fake.calls_to("sendMessage")]
         assert statuses[:3] == [502, 502, 200]
 
@@ -368,7 +378,7 @@ def test_an_update_redelivered_by_webhook_is_handled_once(
                 await join_and_start_gibbs(fake, code)
                 fake.deliver_twice({"message": fake.new_message(WORKER, text=LONG)})
                 await fake.wait_for_deliveries(count=4)
-                await texts_after(fake, WORKER, 6)
+                await texts_after(fake, WORKER, 3)
                 await asyncio.sleep(1.0)
             finally:
                 await server.stop()
@@ -377,3 +387,44 @@ def test_an_update_redelivered_by_webhook_is_handled_once(
     asyncio.run(scenario())
     with store.engine.connect() as connection:
         assert len(connection.execute(select(answers)).all()) == 1
+
+
+class SlowService:
+    """The real service, made slow for one word, as a busy database would make it."""
+
+    def __init__(self, inner: ConversationService, slow_text: str, delay: float) -> None:
+        self.inner = inner
+        self.slow_text = slow_text
+        self.delay = delay
+
+    async def handle(self, incoming: Incoming, gate: Gate | None = None) -> Reply:
+        if incoming.text == self.slow_text:
+            await asyncio.sleep(self.delay)
+        return await self.inner.handle(incoming, gate)
+
+    async def admit(self, user: UserRef, invite_code: str | None, *, allowed: bool) -> Admission:
+        return await self.inner.admit(user, invite_code, allowed=allowed)
+
+
+def test_typing_shows_only_while_a_slow_reply_is_awaited(service: ConversationService) -> None:
+    async def scenario() -> None:
+        async with FakeTelegram() as fake:
+            slow = SlowService(service, "help", TYPING_AFTER_S + 0.5)
+            channel = TelegramChannel(
+                slow, token=fake.token, base_url=fake.base_url, allowed_user_ids=[WORKER]
+            )
+            await channel.start(poll_timeout=1)
+            try:
+                fake.user_sends_text(WORKER, "/start")
+                await texts_after(fake, WORKER, 1)
+                assert fake.calls_to("sendChatAction") == []  # a quick reply needs no signal
+                fake.user_sends_text(WORKER, "help")
+                await texts_after(fake, WORKER, 2)
+                typing = fake.calls_to("sendChatAction")
+                assert len(typing) == 1
+                assert typing[0].params["action"] == "typing"
+                assert typing[0].at < fake.calls_to("sendMessage")[-1].at
+            finally:
+                await channel.stop()
+
+    asyncio.run(scenario())

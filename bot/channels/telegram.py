@@ -42,11 +42,24 @@ from telegram.ext import (
 )
 
 from bot.channels import telegram_words as words
-from bot.messages import Admission, Incoming, IncomingKind, Outgoing, Reply, UserRef
+from bot.messages import (
+    PARAGRAPH,
+    Admission,
+    Gate,
+    Incoming,
+    IncomingKind,
+    Outgoing,
+    Reply,
+    UserRef,
+    merged,
+)
 
 log = logging.getLogger(__name__)
 CHANNEL = "telegram"
 SEND_BACKOFF_S = (0.5, 1.0, 2.0)
+# "typing…" only when a reply is slow to come: a quick reply needs no signal, and the
+# extra call would only delay it.
+TYPING_AFTER_S = 0.5
 # python-telegram-bot's Application is generic in six types we do not narrow.
 AnyApplication = Application[Any, Any, Any, Any, Any, Any]
 BUTTON_SEPARATOR = "|"  # between a question's reply token and the choice value
@@ -55,7 +68,7 @@ BUTTON_SEPARATOR = "|"  # between a question's reply token and the choice value
 class ChatService(Protocol):
     """What this channel needs of the conversation service."""
 
-    async def handle(self, incoming: Incoming) -> Reply: ...
+    async def handle(self, incoming: Incoming, gate: Gate | None = None) -> Reply: ...
 
     async def admit(
         self, user: UserRef, invite_code: str | None, *, allowed: bool
@@ -222,28 +235,23 @@ class TelegramChannel:
 
     async def _start(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         user = user_of(update)
-        if user is None or update.effective_chat is None:
+        if user is None:
             return
         code = context.args[0] if context.args else None
-        if not await self._admitted(update, user, code, greeting=True):
-            return
-        await self._turn(update, Incoming(self._event(update), user, IncomingKind.START, ""))
+        await self._turn(update, Incoming(self._event(update), user, IncomingKind.START), code)
 
     async def _text(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         user = user_of(update)
         message = update.message
         if user is None or message is None or message.text is None:
             return
-        if not await self._admitted(update, user, None, greeting=False):
-            return
-        incoming = Incoming(self._event(update), user, IncomingKind.TEXT, message.text)
-        await self._turn(update, incoming)
+        await self._turn(
+            update, Incoming(self._event(update), user, IncomingKind.TEXT, message.text)
+        )
 
     async def _not_text(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         user = user_of(update)
         if user is None or update.message is None:
-            return
-        if not await self._admitted(update, user, None, greeting=False):
             return
         await self._turn(update, Incoming(self._event(update), user, IncomingKind.UNSUPPORTED))
 
@@ -254,9 +262,12 @@ class TelegramChannel:
         user = user_of(update)
         if message is None or user is None:
             return
-        if not await self._admitted(update, user, None, greeting=False):
-            return
-        await self._safely(lambda: message.reply_text(words.EDITS_NOT_APPLIED))
+        admission = await self._service.admit(user, None, allowed=self._gate(update, None).allowed)
+        answer = {
+            Admission.MEMBER: words.EDITS_NOT_APPLIED,
+            Admission.UNAVAILABLE: words.TRY_LATER,
+        }.get(admission, words.MEMBERS_ONLY)
+        await self._safely(lambda: message.reply_text(answer))
 
     async def _button(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         query = update.callback_query
@@ -267,16 +278,16 @@ class TelegramChannel:
         # the answer travels while the turn runs.
         answered = asyncio.create_task(self._safely(query.answer))
         try:
-            if not await self._admitted(update, user, None, greeting=False):
-                return
             token, _, value = (query.data or "").partition(BUTTON_SEPARATOR)
             incoming = Incoming(
                 self._event(update), user, IncomingKind.CHOICE, value, in_reply_to=token or None
             )
-            reply = await self._service.handle(incoming)
+            reply = await self._service.handle(incoming, self._gate(update, None))
             # The old keyboard becomes the chosen label while the next question goes out.
             shown = (
-                None if reply.duplicate else asyncio.create_task(self._show_choice(update, value))
+                asyncio.create_task(self._show_choice(update, value))
+                if not (reply.duplicate or reply.refused)
+                else None
             )
             await self._send(update, reply)
             if shown is not None:
@@ -286,36 +297,42 @@ class TelegramChannel:
 
     # ---- helpers ------------------------------------------------------------
 
-    async def _admitted(
-        self, update: Update, user: UserRef, code: str | None, *, greeting: bool
-    ) -> bool:
+    def _gate(self, update: Update, invite_code: str | None) -> Gate:
         person = update.effective_user
-        allowed = person is not None and person.id in self._allowed
-        admission = await self._service.admit(user, code, allowed=allowed)
-        if admission in {Admission.MEMBER, Admission.JOINED}:
-            if greeting:
-                await self._say(update, words.ABOUT)
-            return True
-        text = words.TRY_LATER if admission is Admission.UNAVAILABLE else words.MEMBERS_ONLY
-        await self._say(update, text)
-        return False
+        return Gate(invite_code, allowed=person is not None and person.id in self._allowed)
 
-    async def _turn(self, update: Update, incoming: Incoming) -> None:
+    async def _turn(
+        self, update: Update, incoming: Incoming, invite_code: str | None = None
+    ) -> None:
         chat = update.effective_chat
-        # "typing…" goes out while the turn runs, not before it.
-        typing = (
-            asyncio.create_task(self._safely(lambda: chat.send_action("typing")))
+        typing: list[asyncio.Task[None]] = []
+        timer = (
+            asyncio.get_running_loop().call_later(
+                TYPING_AFTER_S,
+                lambda: typing.append(
+                    asyncio.create_task(self._safely(lambda: chat.send_action("typing")))
+                ),
+            )
             if chat is not None
             else None
         )
-        reply = await self._service.handle(incoming)
-        if typing is not None:
-            await typing
+        try:
+            reply = await self._service.handle(incoming, self._gate(update, invite_code))
+        finally:
+            if timer is not None:
+                timer.cancel()
+        await asyncio.gather(*typing)
         await self._send(update, reply)
 
     async def _send(self, update: Update, reply: Reply) -> None:
-        for message in reply.messages:
-            pieces = split_message(message.text)
+        if reply.refused:
+            await self._say(update, words.MEMBERS_ONLY)
+            return
+        for message in merged(reply.messages, MessageLimit.MAX_TEXT_LENGTH):
+            text = (
+                f"{message.text}{PARAGRAPH}({message.footer})" if message.footer else message.text
+            )
+            pieces = split_message(text)
             for number, piece in enumerate(pieces, start=1):
                 markup = keyboard(message) if number == len(pieces) else None
                 await self._say(update, piece, markup)

@@ -1,11 +1,5 @@
 """What the Telegram channel itself says (the conversation's words live in the engine)."""
 
-ABOUT = (
-    "Hello. I'm Critical Friend, a quiet space to think back on your work: after a hard "
-    "visit, or when something went wrong.\n\n"
-    "What you write is private and encrypted, and never shared without asking you first.\n\n"
-    "Type /reflect to begin, and /pause whenever you need to stop."
-)
 MEMBERS_ONLY = (
     "Hello. This bot is for members of a social work organisation, who join with an "
     "invitation link from their organisation. If you have one, please open it again. "

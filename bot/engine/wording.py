@@ -24,8 +24,9 @@ HELP = (
 def greeting(name: str | None) -> str:
     hello = f"Hello {name}." if name else "Hello."
     return (
-        f"{hello} I'm Critical Friend: a quiet space to think back on your work, "
-        "at your own pace. What you write is kept private and encrypted."
+        f"{hello} I'm Critical Friend: a quiet space to think back on your work, at your "
+        "own pace, after a hard visit or when something went wrong. What you write is "
+        "private and encrypted, and never shared without asking you first."
     )
 
 
