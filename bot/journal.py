@@ -7,10 +7,12 @@ from collections.abc import Sequence
 from typing import Literal
 
 from bot.dialogues import Catalog
+from bot.messages import Choice
 from bot.store.repository import JournalEntry, ReflectionRecord
 
 Format = Literal["text", "markdown", "json"]
 FIRST_LINE_WIDTH = 60
+NEWEST_AS_BUTTONS = 8  # a phone screen of buttons; older entries are opened by number
 
 
 def _title(catalog: Catalog, dialogue_id: str) -> str:
@@ -55,6 +57,18 @@ def render_list(entries: Sequence[JournalEntry], catalog: Catalog, fmt: Format) 
     )
 
 
+def shortcuts(entries: Sequence[JournalEntry], catalog: Catalog) -> tuple[Choice, ...]:
+    """Buttons that open the newest entries, newest first (the list itself is oldest first)."""
+    newest = list(entries)[-NEWEST_AS_BUTTONS:][::-1]
+    return tuple(
+        Choice(
+            value=f"journal {e.id}",
+            label=f"{e.finished_at:%d %b %Y} · {_title(catalog, e.dialogue_id)}",
+        )
+        for e in newest
+    )
+
+
 def render_one(record: ReflectionRecord, catalog: Catalog, fmt: Format) -> str:
     dialogue = catalog.get(record.dialogue_id)
     if fmt == "json":
@@ -87,6 +101,6 @@ def render_one(record: ReflectionRecord, catalog: Catalog, fmt: Format) -> str:
         parts = [f"# {heading}"]
         parts.extend(f"## {label}\n\n{text}" for label, text in sections)
         return "\n\n".join(parts)
-    parts = [heading, "=" * min(len(heading), 72)]
+    parts = [f"{heading}\n{'=' * min(len(heading), 72)}"]
     parts.extend(f"{label}\n{text}" for label, text in sections)
     return "\n\n".join(parts)

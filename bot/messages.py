@@ -81,6 +81,10 @@ class Outgoing:
     reply_token: str | None = None
     # Words the channel may show small, under the message (stage, how to pause).
     footer: str | None = None
+    # Commands offered as buttons, bound to no question: each value is what the worker
+    # could type instead ("journal 3"). Channels without buttons leave them out; the
+    # text says what to type.
+    shortcuts: tuple[Choice, ...] = ()
 
 
 PARAGRAPH = "\n\n"
@@ -90,7 +94,7 @@ def merged(messages: list[Outgoing], limit: int) -> list[Outgoing]:
     """Join each message that asks nothing onto the one after it, while they fit in `limit`.
 
     On a phone every message is a notification; "Thank you" and the next question read
-    better, and arrive sooner, as one. A message with choices or a footer ends a group.
+    better, and arrive sooner, as one. A message with buttons or a footer ends a group.
     """
     result: list[Outgoing] = []
     for message in messages:
@@ -98,6 +102,7 @@ def merged(messages: list[Outgoing], limit: int) -> list[Outgoing]:
         if (
             previous is not None
             and not previous.choices
+            and not previous.shortcuts
             and previous.footer is None
             and len(previous.text) + len(PARAGRAPH) + len(message.text) <= limit
         ):

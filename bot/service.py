@@ -46,6 +46,7 @@ from bot.engine.effects import (
 )
 from bot.messages import (
     Admission,
+    Choice,
     Command,
     Gate,
     Incoming,
@@ -260,6 +261,7 @@ class ConversationService:
     def _journal_in_chat(
         self, tx: Transaction, user_id: int, state: SessionState, argument: str
     ) -> list[Outgoing]:
+        shortcuts: tuple[Choice, ...] = ()
         if is_reflection_id(argument):
             record = tx.reflection(user_id, int(argument))
             text = (
@@ -272,7 +274,8 @@ class ConversationService:
             text = journal.render_list(entries, self.catalog, "text")
             if entries:
                 text += "\n\n" + wording.JOURNAL_HOW_TO_OPEN
-        messages = [Outgoing(text=text)]
+            shortcuts = journal.shortcuts(entries, self.catalog)
+        messages = [Outgoing(text=text, shortcuts=shortcuts)]
         question = current_question(state)
         if question is not None:
             messages.append(question)

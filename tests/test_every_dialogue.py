@@ -160,7 +160,11 @@ def test_a_worker_can_walk_through_the_whole_dialogue(
 
     listed = worker.says("journal")
     assert dialogue.title in text_of(listed)
-    shown = worker.says(f"journal {entries[0].id}")
+    # Buttons-capable channels offer the entry as a button that types the same command.
+    (button,) = listed.messages[0].shortcuts
+    assert button.value == f"journal {entries[0].id}"
+    assert dialogue.title in button.label
+    shown = worker.says(button.value)
     assert ANSWER in text_of(shown)
     check_what_was_shown(listed.messages + shown.messages)
 

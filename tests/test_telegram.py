@@ -12,7 +12,7 @@ from typing import Any
 from sqlalchemy import select
 
 from bot.channels import telegram_words as words
-from bot.channels.telegram import TYPING_AFTER_S, TelegramChannel, split_message
+from bot.channels.telegram import CHANNEL, TYPING_AFTER_S, TelegramChannel, split_message
 from bot.messages import Admission, Gate, Incoming, Reply, UserRef
 from bot.service import ConversationService
 from bot.store.invites import InviteBook
@@ -20,6 +20,7 @@ from bot.store.models import answers, identities, users
 from bot.store.repository import Store
 from tests.chat_process import cli_env
 from tests.fakes.telegram import FakeTelegram
+from tests.worker import Worker
 
 WORKER = 501
 LONG = "We met at the family home and talked through the plan for the coming weeks together."
@@ -424,6 +425,75 @@ def test_typing_shows_only_while_a_slow_reply_is_awaited(service: ConversationSe
                 assert len(typing) == 1
                 assert typing[0].params["action"] == "typing"
                 assert typing[0].at < fake.calls_to("sendMessage")[-1].at
+            finally:
+                await channel.stop()
+
+    asyncio.run(scenario())
+
+
+def finish_a_reflection(service: ConversationService, user: UserRef) -> None:
+    """A whole quick reflection through the service, as an earlier session would have left it."""
+    worker = Worker(service, user)
+    reply = worker.start("gibbs_quick")
+    while reply.waiting:
+        last = worker.last
+        reply = worker.presses(last.choices[0].value) if last.choices else worker.says(LONG)
+
+
+def test_the_journal_opens_an_entry_with_a_button(
+    service: ConversationService, store: Store
+) -> None:
+    finish_a_reflection(service, UserRef(CHANNEL, str(WORKER), "Sam"))
+
+    async def scenario() -> None:
+        async with FakeTelegram() as fake:
+            channel = TelegramChannel(
+                service, token=fake.token, base_url=fake.base_url, allowed_user_ids=[WORKER]
+            )
+            await channel.start(poll_timeout=1)
+            try:
+                fake.user_sends_text(WORKER, "/journal")
+                said = await texts_after(fake, WORKER, 1)
+                assert "journal 1" in said[0]  # how to open one by typing, too
+                listing, buttons = last_keyboard(fake, WORKER)
+                assert [b["callback_data"] for b in buttons] == ["/journal 1"]
+                assert "Gibbs" in buttons[0]["text"]
+                for times in (1, 2):  # the list stays, so an entry can be opened again
+                    fake.user_presses(WORKER, listing, buttons[0]["callback_data"])
+                    said = await texts_after(fake, WORKER, 1 + times)
+                    assert said[-1].startswith("Quick Gibbs, ")
+                    assert LONG[:40] in said[-1]
+                await fake.wait_for("answerCallbackQuery", count=2)
+                assert fake.calls_to("editMessageText") == []
+            finally:
+                await channel.stop()
+
+    asyncio.run(scenario())
+
+
+def test_a_reply_that_times_out_is_not_sent_again(service: ConversationService) -> None:
+    async def scenario() -> None:
+        async with FakeTelegram() as fake:
+            channel = TelegramChannel(
+                service,
+                token=fake.token,
+                base_url=fake.base_url,
+                allowed_user_ids=[WORKER],
+                request_timeout=0.5,
+            )
+            await channel.start(poll_timeout=1)
+            try:
+                # Telegram takes the message but answers too late: it may well have arrived,
+                # so sending it again could show the worker the same words twice.
+                fake.slow_next("sendMessage", 1.5)
+                fake.user_sends_text(WORKER, "/start")
+                await fake.wait_for(lambda call: call.method == "sendMessage", timeout=5)
+                await asyncio.sleep(2.0)
+                assert [c.status for c in fake.calls_to("sendMessage")] == [499]
+                assert len(fake.sent_texts(WORKER)) == 1
+                fake.user_sends_text(WORKER, "help")  # the chat carries on as normal
+                said = await texts_after(fake, WORKER, 2)
+                assert "pause" in said[-1]
             finally:
                 await channel.stop()
 

@@ -63,6 +63,7 @@ TYPING_AFTER_S = 0.5
 # python-telegram-bot's Application is generic in six types we do not narrow.
 AnyApplication = Application[Any, Any, Any, Any, Any, Any]
 BUTTON_SEPARATOR = "|"  # between a question's reply token and the choice value
+SHORTCUT_PREFIX = "/"  # a shortcut button carries the command it stands for: "/journal 3"
 
 
 class ChatService(Protocol):
@@ -103,18 +104,18 @@ def split_message(text: str, limit: int = MessageLimit.MAX_TEXT_LENGTH) -> list[
 
 
 def keyboard(message: Outgoing) -> InlineKeyboardMarkup | None:
-    if not message.choices:
-        return None
+    """One button a row: the question's choices, then any shortcuts (typed commands)."""
     token = message.reply_token or ""
-    rows = [
-        [
-            InlineKeyboardButton(
-                choice.label, callback_data=f"{token}{BUTTON_SEPARATOR}{choice.value}"
-            )
-        ]
+    answers = [
+        InlineKeyboardButton(choice.label, callback_data=f"{token}{BUTTON_SEPARATOR}{choice.value}")
         for choice in message.choices
     ]
-    return InlineKeyboardMarkup(rows)
+    commands = [
+        InlineKeyboardButton(shortcut.label, callback_data=f"{SHORTCUT_PREFIX}{shortcut.value}")
+        for shortcut in message.shortcuts
+    ]
+    buttons = answers + commands
+    return InlineKeyboardMarkup([[button] for button in buttons]) if buttons else None
 
 
 def user_of(update: Update) -> UserRef | None:
@@ -132,6 +133,7 @@ class TelegramChannel:
         token: str,
         base_url: str | None = None,
         allowed_user_ids: Sequence[int] = (),
+        request_timeout: float | None = None,
     ) -> None:
         self._service = service
         self._allowed = frozenset(allowed_user_ids)
@@ -139,6 +141,12 @@ class TelegramChannel:
         builder = ApplicationBuilder().token(token).rate_limiter(AIORateLimiter(max_retries=3))
         if base_url:
             builder = builder.base_url(base_url)
+        if request_timeout is not None:  # else python-telegram-bot's defaults (5 s)
+            builder = (
+                builder.connect_timeout(request_timeout)
+                .read_timeout(request_timeout)
+                .write_timeout(request_timeout)
+            )
         self.application: AnyApplication = builder.post_init(self._set_commands).build()
         self._add_handlers()
 
@@ -278,15 +286,21 @@ class TelegramChannel:
         # the answer travels while the turn runs.
         answered = asyncio.create_task(self._safely(query.answer))
         try:
-            token, _, value = (query.data or "").partition(BUTTON_SEPARATOR)
-            incoming = Incoming(
-                self._event(update), user, IncomingKind.CHOICE, value, in_reply_to=token or None
-            )
+            data = query.data or ""
+            if data.startswith(SHORTCUT_PREFIX):
+                # As if typed; the keyboard stays, so another entry can be opened from it.
+                incoming = Incoming(self._event(update), user, IncomingKind.TEXT, data)
+                value = None
+            else:
+                token, _, value = data.partition(BUTTON_SEPARATOR)
+                incoming = Incoming(
+                    self._event(update), user, IncomingKind.CHOICE, value, in_reply_to=token or None
+                )
             reply = await self._service.handle(incoming, self._gate(update, None))
             # The old keyboard becomes the chosen label while the next question goes out.
             shown = (
                 asyncio.create_task(self._show_choice(update, value))
-                if not (reply.duplicate or reply.refused)
+                if value is not None and not (reply.duplicate or reply.refused)
                 else None
             )
             await self._send(update, reply)
