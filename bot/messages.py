@@ -120,7 +120,7 @@ class Command:
 
 # Words a worker can type at any question, with or without a leading slash.
 COMMAND_WORDS = frozenset(
-    {"back", "skip", "pause", "stop", "help", "journal", "reflect", "start", "menu"}
+    {"back", "skip", "pause", "stop", "help", "journal", "reflect", "start", "menu", "resume"}
 )
 ARGUMENT_COMMANDS = frozenset({"journal", "reflect"})
 _COMMAND = re.compile(r"^/?([A-Za-z_]+)(?:@\w+)?(?:\s+(.*))?$", re.DOTALL)

@@ -562,6 +562,30 @@ def test_resuming_a_draft_carries_on_at_the_same_question_with_every_answer() ->
     assert chat.run.to_json() == interrupted
 
 
+def test_resume_carries_on_with_the_newest_draft_without_a_menu() -> None:
+    chat = at_step("feeling")
+    interrupted = chat.run.to_json()
+    (paused,) = chat.says("pause").effects
+    assert isinstance(paused, RunPaused)
+    older = _draft_run("older-run")
+    ctx = context(drafts=(Draft(paused.run, NOW), Draft(older, NOW - timedelta(days=2))))
+    turn = chat.says("resume", ctx)
+    assert turn.effects == [RunResumed("run-1")]
+    assert question_of(turn).text == "Learning (2 of 3)\nHow did you feel?"
+    assert chat.run.to_json() == interrupted
+    # In a reflection already, resume just shows the open question again.
+    again = chat.says("/resume", ctx)
+    assert again.effects == []
+    assert question_of(again).text == "Learning (2 of 3)\nHow did you feel?"
+
+
+def test_resume_with_nothing_paused_says_so_and_offers_the_menu() -> None:
+    chat = Chat()
+    turn = chat.says("resume")
+    assert texts(turn).startswith(wording.NOTHING_TO_RESUME)
+    assert chat.state.mode is Mode.CHOOSING
+
+
 def test_a_draft_from_yesterday_is_offered_with_when_it_was_left() -> None:
     chat = Chat(ctx=context(drafts=(Draft(_draft_run(), NOW - timedelta(days=1)),)))
     offer = question_of(chat.start())

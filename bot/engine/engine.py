@@ -177,6 +177,8 @@ class _TurnBuilder:
         name = command.name
         if name in {"reflect", "start", "menu"}:
             self.start(command.argument or None, greet=False)
+        elif name == "resume":
+            self.resume_newest()
         elif name == "help" or name == "journal":
             # `journal` is answered by the service, which can read the store.
             self.say(wording.HELP)
@@ -300,6 +302,21 @@ class _TurnBuilder:
         if dialogue.intro:
             self.say(dialogue.intro)
         self.ask_step(footer=wording.HOW_TO_PAUSE)
+
+    def resume_newest(self) -> None:
+        """`resume`: carry on with the most recent paused reflection, without a menu."""
+        if self.state.mode is Mode.IN_RUN:
+            self.reask()  # already in one
+            return
+        if self.state.mode is Mode.CONFIRM_STOP:
+            self.carry_on()
+            return
+        drafts = self.drafts_after_interruption()
+        if drafts:
+            self.resume(drafts[0].run.key)
+        else:
+            self.say(wording.NOTHING_TO_RESUME)
+            self.show_menu()
 
     def resume(self, key: str) -> None:
         draft = next((d for d in self.context.drafts if d.run.key == key), None)

@@ -17,6 +17,7 @@ HELP = (
     "  pause - stop for now; everything is kept and you can carry on later\n"
     "  stop  - end this reflection; I'll ask whether to keep it as a draft\n"
     "  journal - see your finished reflections\n"
+    "  resume - carry on with your last paused reflection\n"
     "  help  - show this again"
 )
 
@@ -106,6 +107,7 @@ def paused(where: str) -> str:
 
 NOTHING_TO_PAUSE = "There's no reflection in progress, so there's nothing to pause."
 NOTHING_TO_STOP = "There's no reflection in progress right now."
+NOTHING_TO_RESUME = "There's no paused reflection to carry on with just now."
 
 CONFIRM_STOP = (
     "Would you like to keep what you've written as a draft to finish later, or discard it? "
