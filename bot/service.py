@@ -16,8 +16,10 @@ import time
 import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from datetime import datetime
 from typing import TypeVar
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from bot import journal
 from bot.dialogues import Catalog
@@ -79,6 +81,30 @@ def is_reflection_id(text: str) -> bool:
 
 
 T = TypeVar("T")
+RECENT_IN_OVERVIEW = 5
+
+
+@dataclass(frozen=True, slots=True)
+class Unfinished:
+    dialogue_id: str
+    title: str
+    updated_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Overview:
+    """What a worker's home screen shows: nothing they wrote, only titles and dates."""
+
+    unfinished: tuple[Unfinished, ...]  # begun and not finished, newest first
+    recent: tuple[JournalEntry, ...]  # finished, newest first
+
+
+def valid_timezone(name: str) -> bool:
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return False
+    return True
 
 
 class ConversationService:
@@ -123,6 +149,41 @@ class ConversationService:
         return await loop.run_in_executor(
             self._turns, self._read, lambda tx, uid: tx.reflection(uid, reflection_id), user, None
         )
+
+    async def overview(self, user: UserRef) -> Overview | None:
+        """Titles and dates for a worker's home screen; None for someone who is not a member."""
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(
+            self._turns, self._read_or_skip, self._overview, user, None
+        )
+
+    def _overview(self, tx: Transaction, user_id: int) -> Overview:
+        unfinished = tuple(
+            Unfinished(dialogue_id, dialogue.title, updated_at)
+            for dialogue_id, updated_at in tx.unfinished(user_id, MAX_DRAFTS_OFFERED)
+            if (dialogue := self.catalog.get(dialogue_id)) is not None
+        )
+        recent = tuple(reversed(tx.journal(user_id)[-RECENT_IN_OVERVIEW:]))
+        return Overview(unfinished=unfinished, recent=recent)
+
+    async def note_timezone(self, user: UserRef, name: str) -> bool:
+        """Keep a member's time zone (an IANA name) for the scheduler; False if not kept."""
+        if not valid_timezone(name):
+            return False
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(
+            self._turns,
+            self._read_or_skip,
+            lambda tx, uid: self._set_timezone(tx, uid, name),
+            user,
+            False,
+        )
+
+    @staticmethod
+    def _set_timezone(tx: Transaction, user_id: int, name: str) -> bool:
+        if tx.timezone(user_id) != name:
+            tx.set_timezone(user_id, name)
+        return True
 
     async def admit(self, user: UserRef, invite_code: str | None, *, allowed: bool) -> Admission:
         """Whether a person on an open platform may talk to the bot, joining them if they may.
@@ -285,3 +346,12 @@ class ConversationService:
         with self.store.transaction() as tx:
             user_id = tx.find_user(user)
             return missing if user_id is None else read(tx, user_id)
+
+    def _read_or_skip(self, read: Callable[[Transaction, int], T], user: UserRef, missing: T) -> T:
+        """`_read` for what can wait (a home screen, a time zone): a database that is
+        down gives `missing`, logged, instead of an error."""
+        try:
+            return self._read(read, user, missing)
+        except StorageError as error:
+            log.warning("skipped a read for a home screen or time zone: %s", error)
+            return missing

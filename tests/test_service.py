@@ -97,3 +97,42 @@ def test_a_paused_reflection_is_offered_again_at_the_same_question(
     assert "haven't finished" in text_of(offer)
     worker.says("1")  # carry on
     assert worker.question.text == question_before
+
+
+def test_the_overview_lists_titles_and_dates_newest_first_and_nothing_written(
+    service: ConversationService,
+) -> None:
+    import asyncio
+
+    from bot.messages import UserRef
+
+    worker = Worker(service)
+    assert asyncio.run(service.overview(UserRef("terminal", "nobody"))) is None
+    finish_gibbs(worker)
+    worker.start("driscoll")
+    worker.says(LONG_ENOUGH)
+    worker.says("pause")
+    overview = asyncio.run(service.overview(worker.user))
+    assert overview is not None
+    assert [u.dialogue_id for u in overview.unfinished] == ["driscoll"]
+    assert overview.unfinished[0].title == service.catalog.dialogues["driscoll"].title
+    assert [entry.dialogue_id for entry in overview.recent] == ["gibbs"]
+    assert LONG_ENOUGH not in repr(overview.unfinished)
+
+
+def test_a_members_time_zone_is_kept_and_a_nonsense_one_is_not(
+    service: ConversationService, store: Store
+) -> None:
+    import asyncio
+
+    from bot.messages import UserRef
+    from bot.store.models import users
+
+    worker = Worker(service)
+    worker.start()
+    assert asyncio.run(service.note_timezone(worker.user, "Europe/London"))
+    assert not asyncio.run(service.note_timezone(worker.user, "Mars/Olympus_Mons"))
+    assert not asyncio.run(service.note_timezone(worker.user, "../../etc/passwd"))
+    assert not asyncio.run(service.note_timezone(UserRef("slack", "T1:U9"), "Europe/Paris"))
+    with store.engine.connect() as connection:
+        assert connection.execute(select(users.c.timezone)).scalars().all() == ["Europe/London"]

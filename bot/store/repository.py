@@ -266,6 +266,25 @@ class Transaction:
             for row in rows
         ]
 
+    def unfinished(self, user_id: int, limit: int) -> list[tuple[str, datetime]]:
+        """(dialogue id, last change) of reflections begun and not finished, newest first."""
+        rows = self.connection.execute(
+            select(conversations.c.dialogue_id, conversations.c.updated_at)
+            .where(
+                conversations.c.user_id == user_id,
+                conversations.c.status.in_(("open", "paused")),
+            )
+            .order_by(conversations.c.updated_at.desc(), conversations.c.id.desc())
+            .limit(limit)
+        )
+        return [(row.dialogue_id, row.updated_at) for row in rows]
+
+    def timezone(self, user_id: int) -> str | None:
+        return self.connection.scalar(select(users.c.timezone).where(users.c.id == user_id))
+
+    def set_timezone(self, user_id: int, name: str) -> None:
+        self.connection.execute(update(users).where(users.c.id == user_id).values(timezone=name))
+
     def save_answer(self, key: str, step_id: str, text: str, now: datetime) -> None:
         """Add the next revision of a step's answer, in one statement."""
         if not self._hot.save_answer(self.connection, key, step_id, self.cipher.encrypt(text), now):
