@@ -90,6 +90,23 @@ class Outgoing:
 PARAGRAPH = "\n\n"
 
 
+def split_text(text: str, limit: int) -> list[str]:
+    """Cut a long text into pieces of at most `limit` characters, at paragraph, line or
+    word breaks where one is in the second half of the piece."""
+    pieces: list[str] = []
+    rest = text
+    while len(rest) > limit:
+        window = rest[:limit]
+        cut = max(window.rfind("\n\n"), window.rfind("\n"), window.rfind(" "))
+        if cut <= limit // 2:
+            cut = limit
+        pieces.append(rest[:cut].rstrip())
+        rest = rest[cut:].lstrip()
+    if rest or not pieces:
+        pieces.append(rest)
+    return pieces
+
+
 def merged(messages: list[Outgoing], limit: int) -> list[Outgoing]:
     """Join each message that asks nothing onto the one after it, while they fit in `limit`.
 
@@ -172,3 +189,4 @@ class Reply:
     failed: bool = False  # nothing was saved (storage unavailable); the text says so
     waiting: bool = False  # a question is open: the worker is expected to answer
     refused: bool = False  # not a member and could not join; nothing was stored
+    stale: bool = False  # it answered a question that has moved on; nothing was saved

@@ -291,7 +291,11 @@ class ConversationService:
                 turn.state.mode.value,
                 ",".join(type(e).__name__ for e in turn.effects) or "-",
             )
-            return Reply(messages=turn.replies, waiting=turn.state.mode is not Mode.IDLE)
+            return Reply(
+                messages=turn.replies,
+                waiting=turn.state.mode is not Mode.IDLE,
+                stale=turn.stale,
+            )
 
     def _drafts(self, tx: Transaction, user_id: int) -> tuple[Draft, ...]:
         return tuple(

@@ -133,6 +133,10 @@ def test_a_stale_button_changes_nothing_and_every_press_is_answered(
         said = await texts_after(fake, WORKER, 3)
         assert any("moved on" in text for text in said[2:])
         await fake.wait_for("answerCallbackQuery", count=2)
+        # A dead keyboard is taken away, with no second label: nothing more was chosen.
+        cleared = await fake.wait_for("editMessageReplyMarkup")
+        assert cleared.params["message_id"] == menu["message_id"]
+        assert fake.sent_texts(WORKER)[0].count("→") == 1
 
     with_bot(service, scenario)
 

@@ -52,6 +52,7 @@ from bot.messages import (
     Reply,
     UserRef,
     merged,
+    split_text,
 )
 
 log = logging.getLogger(__name__)
@@ -88,19 +89,8 @@ COMMANDS = (
 
 
 def split_message(text: str, limit: int = MessageLimit.MAX_TEXT_LENGTH) -> list[str]:
-    """Cut a long text into pieces Telegram accepts, at paragraph, line or word breaks."""
-    pieces: list[str] = []
-    rest = text
-    while len(rest) > limit:
-        window = rest[:limit]
-        cut = max(window.rfind("\n\n"), window.rfind("\n"), window.rfind(" "))
-        if cut <= limit // 2:
-            cut = limit
-        pieces.append(rest[:cut].rstrip())
-        rest = rest[cut:].lstrip()
-    if rest or not pieces:
-        pieces.append(rest)
-    return pieces
+    """Cut a long text into pieces Telegram accepts."""
+    return split_text(text, limit)
 
 
 def keyboard(message: Outgoing) -> InlineKeyboardMarkup | None:
@@ -299,7 +289,7 @@ class TelegramChannel:
             reply = await self._service.handle(incoming, self._gate(update, None))
             # The old keyboard becomes the chosen label while the next question goes out.
             shown = (
-                asyncio.create_task(self._show_choice(update, value))
+                asyncio.create_task(self._show_choice(update, value, reply.stale))
                 if value is not None and not (reply.duplicate or reply.refused)
                 else None
             )
@@ -359,12 +349,16 @@ class TelegramChannel:
             return
         await self._safely(lambda: chat.send_message(text, reply_markup=markup), retry=True)
 
-    async def _show_choice(self, update: Update, value: str) -> None:
-        """Replace the pressed keyboard by the label that was chosen."""
+    async def _show_choice(self, update: Update, value: str, stale: bool) -> None:
+        """Replace the pressed keyboard by the label that was chosen; a stale keyboard,
+        whose question has moved on, is simply taken away."""
         query = update.callback_query
         message = query.message if query else None
         if not isinstance(message, Message) or message.text is None:
             return  # too old for Telegram to let us edit it
+        if stale:
+            await self._safely(lambda: message.edit_reply_markup(reply_markup=None))
+            return
         buttons = message.reply_markup.inline_keyboard if message.reply_markup else ()
         label = next(
             (

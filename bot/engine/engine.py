@@ -76,13 +76,15 @@ class Turn:
     state: SessionState
     replies: list[Outgoing] = field(default_factory=list)
     effects: list[Effect] = field(default_factory=list)
+    # What came in answered a question that has moved on: nothing was saved.
+    stale: bool = False
 
 
 def step(state: SessionState, incoming: Incoming, context: Context) -> Turn:
     """Work out the next state, what to say and what to do, for one incoming message."""
     turn = _TurnBuilder(SessionState.from_json(state.to_json()), context)
     turn.handle(incoming)
-    return Turn(state=turn.state, replies=turn.replies, effects=turn.effects)
+    return Turn(state=turn.state, replies=turn.replies, effects=turn.effects, stale=turn.stale)
 
 
 def current_question(state: SessionState) -> Outgoing | None:
@@ -119,6 +121,7 @@ class _TurnBuilder:
         self.context = context
         self.replies: list[Outgoing] = []
         self.effects: list[Effect] = []
+        self.stale = False
 
     # ---- entry -------------------------------------------------------------
 
@@ -148,13 +151,13 @@ class _TurnBuilder:
                 self.reask()
                 return
             if command is not None and stale and command.name in _ACTS_ON_THE_QUESTION:
-                self.stale()
+                self.refuse_stale()
                 return
             if command is not None:
                 self.command(command)
                 return
         if stale:
-            self.stale()
+            self.refuse_stale()
             return
         if raw.strip() and not text:
             self.say(wording.UNREADABLE)
@@ -368,7 +371,7 @@ class _TurnBuilder:
             return
         if is_choice:
             # A button pressed on a free-text question belongs to an older message.
-            self.stale()
+            self.refuse_stale()
             return
         if not text:
             self.say(wording.EMPTY_ANSWER)
@@ -577,7 +580,8 @@ class _TurnBuilder:
         if question is not None:
             self.replies.append(question)
 
-    def stale(self) -> None:
+    def refuse_stale(self) -> None:
+        self.stale = True
         self.say(wording.STALE)
         self.reask()
 
