@@ -15,7 +15,7 @@ FIRST_LINE_WIDTH = 60
 NEWEST_AS_BUTTONS = 8  # a phone screen of buttons; older entries are opened by number
 
 
-def _title(catalog: Catalog, dialogue_id: str) -> str:
+def title(catalog: Catalog, dialogue_id: str) -> str:
     dialogue = catalog.get(dialogue_id)
     return dialogue.title if dialogue else dialogue_id
 
@@ -31,7 +31,7 @@ def render_list(entries: Sequence[JournalEntry], catalog: Catalog, fmt: Format) 
                 {
                     "id": e.id,
                     "dialogue": e.dialogue_id,
-                    "title": _title(catalog, e.dialogue_id),
+                    "title": title(catalog, e.dialogue_id),
                     "started_at": e.started_at.isoformat(),
                     "finished_at": e.finished_at.isoformat(),
                     "first_line": e.first_line,
@@ -48,11 +48,11 @@ def render_list(entries: Sequence[JournalEntry], catalog: Catalog, fmt: Format) 
         for e in entries:
             first = _short(e.first_line).replace("|", "\\|")
             lines.append(
-                f"| {e.id} | {e.finished_at:%Y-%m-%d} | {_title(catalog, e.dialogue_id)} | {first} |"
+                f"| {e.id} | {e.finished_at:%Y-%m-%d} | {title(catalog, e.dialogue_id)} | {first} |"
             )
         return "\n".join(lines)
     return "\n".join(
-        f"{e.id:>4}  {e.finished_at:%Y-%m-%d}  {_title(catalog, e.dialogue_id)}  {_short(e.first_line)}"
+        f"{e.id:>4}  {e.finished_at:%Y-%m-%d}  {title(catalog, e.dialogue_id)}  {_short(e.first_line)}"
         for e in entries
     )
 
@@ -63,7 +63,7 @@ def shortcuts(entries: Sequence[JournalEntry], catalog: Catalog) -> tuple[Choice
     return tuple(
         Choice(
             value=f"journal {e.id}",
-            label=f"{e.finished_at:%d %b %Y} · {_title(catalog, e.dialogue_id)}",
+            label=f"{e.finished_at:%d %b %Y} · {title(catalog, e.dialogue_id)}",
         )
         for e in newest
     )
@@ -76,7 +76,7 @@ def render_one(record: ReflectionRecord, catalog: Catalog, fmt: Format) -> str:
             {
                 "id": record.id,
                 "dialogue": record.dialogue_id,
-                "title": _title(catalog, record.dialogue_id),
+                "title": title(catalog, record.dialogue_id),
                 "started_at": record.started_at.isoformat(),
                 "finished_at": record.finished_at.isoformat(),
                 "answers": record.answers,
@@ -86,7 +86,7 @@ def render_one(record: ReflectionRecord, catalog: Catalog, fmt: Format) -> str:
             ensure_ascii=False,
             indent=2,
         )
-    heading = f"{_title(catalog, record.dialogue_id)}, {record.finished_at:%A %d %B %Y}"
+    heading = f"{title(catalog, record.dialogue_id)}, {record.finished_at:%A %d %B %Y}"
     sections = []
     for step_id, text in record.answers.items():
         label = step_id.replace("_", " ").capitalize()

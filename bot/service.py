@@ -92,11 +92,19 @@ class Unfinished:
 
 
 @dataclass(frozen=True, slots=True)
+class Finished:
+    id: int
+    dialogue_id: str
+    title: str
+    finished_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
 class Overview:
     """What a worker's home screen shows: nothing they wrote, only titles and dates."""
 
     unfinished: tuple[Unfinished, ...]  # begun and not finished, newest first
-    recent: tuple[JournalEntry, ...]  # finished, newest first
+    recent: tuple[Finished, ...]  # finished, newest first
 
 
 def valid_timezone(name: str) -> bool:
@@ -163,7 +171,15 @@ class ConversationService:
             for dialogue_id, updated_at in tx.unfinished(user_id, MAX_DRAFTS_OFFERED)
             if (dialogue := self.catalog.get(dialogue_id)) is not None
         )
-        recent = tuple(reversed(tx.journal(user_id)[-RECENT_IN_OVERVIEW:]))
+        recent = tuple(
+            Finished(
+                entry.id,
+                entry.dialogue_id,
+                journal.title(self.catalog, entry.dialogue_id),
+                entry.finished_at,
+            )
+            for entry in reversed(tx.journal(user_id)[-RECENT_IN_OVERVIEW:])
+        )
         return Overview(unfinished=unfinished, recent=recent)
 
     async def note_timezone(self, user: UserRef, name: str) -> bool:

@@ -907,6 +907,47 @@ class FakeSlack:
         self.deliver(payload)
         return payload
 
+    def user_presses_in_home(self, user_id: str, action_id: str) -> Json:
+        """A press on a button of the Home tab published for this person: a block_actions
+        payload with a view container and no channel, as Slack sends it."""
+        user = self._user(user_id)
+        view = self.home_views.get(user_id)
+        if view is None:
+            raise ValueError(f"no Home tab was published for {user_id}")
+        button, block_id = _find_button(view.get("blocks", []), action_id)
+        if button is None:
+            raise ValueError(f"no button {action_id!r} on the Home tab")
+        action: Json = {
+            "action_id": action_id,
+            "block_id": block_id,
+            "text": copy.deepcopy(button["text"]),
+            "type": "button",
+            "action_ts": f"{time.time():.6f}",
+        }
+        for key in ("value", "style"):
+            if key in button:
+                action[key] = button[key]
+        payload: Json = {
+            "type": "block_actions",
+            "user": {
+                "id": user_id,
+                "username": user["name"],
+                "name": user["name"],
+                "team_id": user["team_id"],
+            },
+            "api_app_id": self.app_id,
+            "token": VERIFICATION_TOKEN,
+            "container": {"type": "view", "view_id": view["id"]},
+            "trigger_id": self._trigger_id(),
+            "team": {"id": self.team_id, "domain": self.team_domain},
+            "enterprise": None,
+            "is_enterprise_install": False,
+            "view": copy.deepcopy(view),
+            "actions": [action],
+        }
+        self.deliver(payload)
+        return payload
+
     def _pressed_message(
         self, user_id: str, message: str | Json, channel: str | None
     ) -> tuple[Json, str, bool]:
