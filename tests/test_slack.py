@@ -27,7 +27,7 @@ from bot.service import ConversationService, Overview
 from bot.store.models import answers, identities, processed_events, users
 from bot.store.repository import Store
 from tests.fakes.slack import FakeSlack
-from tests.worker import only_reflection
+from tests.worker import Worker, only_reflection
 
 WORKER = "U0WORKER01"
 STRANGER = "U0STRANGE1"
@@ -452,3 +452,51 @@ def test_a_file_on_its_own_gets_a_kind_reply(service: ConversationService) -> No
         assert "only read text" in shown(seen[-1])
 
     with_slack(service, scenario)
+
+
+def finish_a_reflection(service: ConversationService, user: UserRef) -> None:
+    """A whole quick reflection through the service, as an earlier session left it."""
+    worker = Worker(service, user)
+    reply = worker.start("gibbs_quick")
+    while reply.waiting:
+        last = worker.last
+        reply = worker.presses(last.choices[0].value) if last.choices else worker.says(LONG)
+
+
+def test_finished_reflections_open_from_the_journal_and_the_home_tab(
+    service: ConversationService,
+) -> None:
+    async def scenario(fake: FakeSlack, _channel: SlackChannel) -> None:
+        finish_a_reflection(service, worker_ref(fake))
+        fake.user_sends_dm(WORKER, "journal")
+        listing = (await bot_messages(fake, 1))[-1]
+        (entry,) = buttons(listing)
+        assert entry["value"] == "journal 1"
+        assert "Quick Gibbs" in entry["text"]["text"]
+        fake.user_presses(WORKER, listing, entry["action_id"])
+        opened = (await bot_messages(fake, 2))[-1]
+        assert shown(opened).startswith("Quick Gibbs, ")
+        assert LONG in shown(opened)
+        assert buttons(fake.messages_in(WORKER)[0]) == [entry]  # the list stays usable
+        fake.user_opens_home(WORKER)
+        await fake.wait_for("views.publish")
+        fake.user_presses_in_home(WORKER, "home-open-0")
+        again = (await bot_messages(fake, 3))[-1]
+        assert shown(again) == shown(opened)
+
+    with_slack(service, scenario)
+
+
+def test_stopping_lets_a_turn_in_flight_finish(service: ConversationService, store: Store) -> None:
+    async def scenario(fake: FakeSlack, channel: SlackChannel) -> None:
+        fake.user_runs_command(WORKER, "/reflect", "gibbs")
+        await bot_messages(fake, 1)
+        channel._service = SlowService(service, 1.0)  # the next turn is slow
+        fake.user_sends_dm(WORKER, LONG)
+        await fake.wait_for_acks(2)
+        await channel.stop()  # while the turn is still running
+        assert len(fake.messages_in(WORKER)) == 2  # its reply went out before stop returned
+
+    with_slack(service, scenario)
+    with store.engine.connect() as connection:
+        assert len(connection.execute(select(answers)).all()) == 1
