@@ -173,6 +173,10 @@ def test_the_slash_command_in_a_channel_answers_privately_and_goes_on_in_the_dm(
         seen = await bot_messages(fake, 1)
         assert "Description (1 of 6)" in shown(seen[-1])
         assert fake.messages_in(TEAM_CHANNEL) == []  # nothing was posted in the channel
+        fake.user_runs_command(WORKER, "/reflect", "", channel=TEAM_CHANNEL)
+        await bot_messages(fake, 2)
+        # The DM was opened once and remembered, not once a message.
+        assert len(fake.calls_to("conversations.open")) == 1
 
     with_slack(service, scenario)
 
@@ -500,3 +504,19 @@ def test_stopping_lets_a_turn_in_flight_finish(service: ConversationService, sto
     with_slack(service, scenario)
     with store.engine.connect() as connection:
         assert len(connection.execute(select(answers)).all()) == 1
+
+
+def test_socket_mode_reconnects_when_slack_asks_and_nothing_is_lost(
+    service: ConversationService,
+) -> None:
+    async def scenario(fake: FakeSlack, _channel: SlackChannel) -> None:
+        fake.user_sends_dm(WORKER, "hello")
+        await bot_messages(fake, 1)
+        await fake.disconnect_sockets()  # Slack refreshes its connections now and then
+        await fake.wait_for("apps.connections.open", count=2, timeout=10)
+        await fake.wait_for_socket()
+        fake.user_sends_dm(WORKER, "2")
+        seen = await bot_messages(fake, 2)
+        assert "(1 of" in shown(seen[-1])
+
+    with_slack(service, scenario)
