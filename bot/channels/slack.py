@@ -160,8 +160,12 @@ class SlackChannel:
         app.action(re.compile(f"^{blocks.SHORTCUT_ACTION}-"))(self._on_shortcut)
         app.action(re.compile(f"^{blocks.HOME_ACTION}-"))(self._on_home_press)
         app.command(COMMAND)(self._on_command)
-        # Everything else Slack sends is acknowledged and ignored, so it is not retried.
-        app.event(re.compile(".*"))(self._ignore)
+        # Everything else Slack sends is acknowledged and ignored, so it is not retried
+        # (and bolt does not warn about it, quoting the payload).
+        everything = re.compile(".*")
+        app.event(everything)(self._ignore)
+        app.action(everything)(self._ignore)
+        app.command(everything)(self._ignore)
 
     @contextlib.contextmanager
     def _working(self) -> Iterator[None]:
