@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import errno
 import functools
 import getpass
 import io
@@ -21,12 +22,19 @@ import sys
 from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from bot import journal
 from bot.app import App, StartupError, build_app, open_database
 from bot.channels.terminal import TerminalChannel
-from bot.config import Config, ConfigError, TelegramSettings, default_dialogues, load_config
+from bot.config import (
+    Config,
+    ConfigError,
+    SlackSettings,
+    TelegramSettings,
+    default_dialogues,
+    load_config,
+)
 from bot.dialogues.loader import DialogueError, dialogue_files, load_dialogue
 from bot.messages import UserRef
 from bot.service import is_reflection_id
@@ -38,8 +46,11 @@ from bot.store.models import utcnow
 from bot.store.rotation import rotate_keys
 
 if TYPE_CHECKING:
+    from bot.channels.slack import SlackChannel
     from bot.channels.telegram import TelegramChannel
+    from bot.web import WebServer
 
+log = logging.getLogger(__name__)
 EXIT_OK, EXIT_PROBLEMS, EXIT_FIX_FIRST = 0, 1, 2
 
 
@@ -63,7 +74,10 @@ def parser() -> argparse.ArgumentParser:
     _user_option(chat)
     chat.add_argument("--json", action="store_true", help="one JSON object per line, for programs")
 
-    run = add("run", help="start the bot's enabled channels (for now: this terminal)")
+    run = add(
+        "run",
+        help="start every chat platform in the config (Telegram, Slack); without one, this terminal",
+    )
     _user_option(run)
 
     journal_cmd = add("journal", help="list your reflections, or show one")
@@ -204,11 +218,11 @@ def _dispatch(args: argparse.Namespace) -> int:
         return _invite(config, args)
     app = build_app(config)
     try:
-        if args.command == "run" and config.settings.telegram is not None:
-            return _run_telegram(app, config.settings.telegram)
+        if args.command == "run" and (config.settings.telegram or config.settings.slack):
+            return _run_channels(app, config)
         if args.command == "run" and not sys.stdin.isatty():
-            # The only channel so far is this terminal; with nobody at it (a Procfile
-            # worker, a service manager) there is nothing to run.
+            # No chat platform, and nobody at this terminal (a Procfile worker, a service
+            # manager): there is nothing to run.
             print(
                 "critical-friend: no chat platform is configured yet, and there is no "
                 "terminal to talk in. Run `critical-friend chat` in a terminal.",
@@ -228,42 +242,224 @@ def _dispatch(args: argparse.Namespace) -> int:
     return EXIT_FIX_FIRST
 
 
-def _run_telegram(app: App, settings: TelegramSettings) -> int:
-    # Imported here: the Telegram library is only loaded when Telegram is configured.
-    from bot.channels.telegram import TelegramChannel
+class _Channel(Protocol):
+    async def stop(self) -> None: ...
 
-    channel = TelegramChannel(
-        app.service,
-        token=settings.token,
-        base_url=settings.base_url,
-        allowed_user_ids=settings.allowed_user_ids,
-    )
-    if settings.mode == "polling":
-        channel.run()
-        return EXIT_OK
-    asyncio.run(_serve_webhooks(channel, settings))
+
+def _run_channels(app: App, config: Config) -> int:
+    """Every chat platform in the config, in one event loop, until SIGINT or SIGTERM."""
+    asyncio.run(_serve(app, config))
     return EXIT_OK
 
 
-async def _serve_webhooks(channel: TelegramChannel, settings: TelegramSettings) -> None:
-    """Serve Telegram's webhook POSTs and /healthz until SIGINT or SIGTERM."""
-    from bot.web import build_app, start_server
+async def _serve(app: App, config: Config) -> None:
+    """Start every configured channel, wait for SIGINT or SIGTERM, then stop them cleanly.
 
-    if settings.webhook_url is None or settings.secret_token is None:
-        raise StartupError("telegram: webhook mode needs webhook_url and secret_token")
-    port = settings.port or int(os.environ.get("PORT", "8080"))
+    A failure while starting stops whatever had started and becomes a StartupError: one
+    sentence on stderr, exit code 2.
+    """
     stopping = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stopping.set)
-    web_app = build_app(telegram_path=settings.path, telegram=channel.receive)
-    server = await start_server(web_app, settings.listen, port)
+    running = _Running(app, config)
+    starting = asyncio.ensure_future(running.start())
+    signalled = asyncio.ensure_future(stopping.wait())
     try:
-        await channel.start_webhook(url=settings.webhook_url, secret_token=settings.secret_token)
-        await stopping.wait()
+        await asyncio.wait({starting, signalled}, return_when=asyncio.FIRST_COMPLETED)
+        if not starting.done():
+            return  # a signal while starting (Slack slow to answer, say)
+        error = starting.exception()
+        if isinstance(error, Exception):  # every start-up failure is one sentence
+            log.debug("start-up failed at %s: %s", running.step, type(error).__name__)
+            raise StartupError(running.describe(error)) from None
+        if error is not None:
+            raise error
+        print(running.summary(), file=sys.stderr, flush=True)
+        await signalled
     finally:
-        await server.stop()  # no new updates; then the ones in flight finish
-        await channel.stop()
+        # From here a second signal ends the process at once (the default handlers).
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(signum)
+        for task in (starting, signalled):
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        await running.stop()
+
+
+class _Running:
+    """What `critical-friend run` starts, in order, and how it stops it.
+
+    Start: Slack's HTTP mode checks its token first (nothing listens yet); the web server
+    binds its port, only when Telegram webhooks or Slack's HTTP mode need it; then
+    Telegram (polling, or setting its webhook once the server listens) and Slack's
+    Socket Mode connect. Stop: the web server first, so no new work arrives and the
+    requests being answered finish; then every channel, each finishing its turns.
+    """
+
+    def __init__(self, app: App, config: Config) -> None:
+        self.app = app
+        self.config = config
+        self.step = "starting"
+        self.started: list[str] = []
+        self.channels: list[_Channel] = []  # every channel whose start was begun
+        self.server: WebServer | None = None
+        self.secrets = [
+            secret
+            for section in (config.settings.telegram, config.settings.slack)
+            if section is not None
+            for secret in section.secrets()
+        ]
+
+    async def start(self) -> None:
+        settings = self.config.settings
+        tg, sl = settings.telegram, settings.slack
+        self.step = "telegram"
+        telegram = self._telegram(tg) if tg is not None else None
+        self.step = "slack"
+        slack = self._slack(sl) if sl is not None else None
+        if sl is not None and slack is not None and sl.mode == "http":
+            self.channels.append(slack)
+            await slack.start_http()
+        if settings.needs_web:
+            await self._start_web(telegram, slack)
+        if tg is not None and telegram is not None:
+            self.step = "telegram"
+            self.channels.append(telegram)
+            if tg.mode == "webhook":
+                if tg.webhook_url is None or tg.secret_token is None:  # the config forbids it
+                    raise StartupError("webhook mode needs webhook_url and secret_token")
+                await telegram.start_webhook(url=tg.webhook_url, secret_token=tg.secret_token)
+            else:
+                await telegram.start()
+            self.started.append(f"Telegram ({tg.mode})")
+        if sl is not None and slack is not None:
+            self.step = "slack"
+            if sl.mode == "socket":
+                if sl.app_token is None:  # the config forbids it
+                    raise StartupError("socket mode needs app_token")
+                self.channels.append(slack)
+                await slack.start_socket_mode(sl.app_token)
+                self.started.append("Slack (Socket Mode)")
+            else:
+                self.started.append("Slack (HTTP mode)")
+
+    def _telegram(self, settings: TelegramSettings) -> TelegramChannel:
+        # Imported here: a platform's library is loaded only when it is configured.
+        from bot.channels.telegram import TelegramChannel
+
+        return TelegramChannel(
+            self.app.service,
+            token=settings.token,
+            base_url=settings.base_url,
+            allowed_user_ids=settings.allowed_user_ids,
+        )
+
+    def _slack(self, settings: SlackSettings) -> SlackChannel:
+        from bot.channels.slack import SlackChannel
+
+        return SlackChannel(
+            self.app.service,
+            bot_token=settings.bot_token,
+            allowed_team_ids=settings.allowed_team_ids,
+            api_base_url=settings.api_base_url,
+            signing_secret=settings.signing_secret,
+        )
+
+    async def _start_web(
+        self, telegram: TelegramChannel | None, slack: SlackChannel | None
+    ) -> None:
+        from bot.web import build_app as build_web_app
+        from bot.web import start_server
+
+        settings = self.config.settings
+        tg, sl = settings.telegram, settings.slack
+        web_app = build_web_app(
+            telegram_path=tg.path if tg is not None and tg.needs_web else None,
+            telegram=telegram.receive if telegram is not None else None,
+            slack_path=sl.path if sl is not None and sl.needs_web else None,
+            slack=slack.handle_http if slack is not None else None,
+        )
+        self.step = "web"
+        self.server = await start_server(web_app, settings.web.listen, self.config.web_port)
+
+    async def stop(self) -> None:
+        if self.server is not None:
+            await self.server.stop()
+        results = await asyncio.gather(
+            *(channel.stop() for channel in reversed(self.channels)), return_exceptions=True
+        )
+        for result in results:
+            if isinstance(result, BaseException):
+                log.warning("a channel did not stop cleanly: %s", self._clean(str(result)))
+
+    def summary(self) -> str:
+        where = ""
+        if self.server is not None:
+            web = self.config.settings.web
+            where = f"; web server on {web.listen}:{self.config.web_port} (/healthz)"
+        return (
+            f"Critical Friend is running: {', '.join(self.started)}{where}. "
+            "Ctrl-C or SIGTERM stops it."
+        )
+
+    def describe(self, error: Exception) -> str:
+        """One sentence for a person: where starting failed, and what to check."""
+        if self.step == "web":
+            web = self.config.settings.web
+            where = f"{web.listen}:{self.config.web_port}"
+            if isinstance(error, OSError) and error.errno == errno.EADDRINUSE:
+                return (
+                    f"web server: port {self.config.web_port} is already in use on {where}; "
+                    "stop the other program or set web.port"
+                )
+            if isinstance(error, OSError) and error.errno is not None:
+                return f"web server: cannot listen on {where}: {os.strerror(error.errno)}"
+            return f"web server: cannot listen on {where}: {self._clean(str(error))}"
+        code = _slack_error_code(error)
+        if code is not None:
+            method = _slack_method(error)
+            token = "slack.app_token" if method == "apps.connections.open" else "slack.bot_token"
+            hint = f"; check {token}" if code in _SLACK_TOKEN_ERRORS else ""
+            return f"slack: Slack answered {method or 'a request'} with {code}{hint}"
+        if type(error).__name__ == "InvalidToken":  # python-telegram-bot's; it quotes the token
+            return "telegram: Telegram refused the bot token; check telegram.token"
+        reason = self._clean(str(error)) or type(error).__name__
+        return f"{self.step}: could not start: {reason}"
+
+    def _clean(self, text: str) -> str:
+        """The first line of a library's message, with any configured secret taken out."""
+        line = text.strip().splitlines()[0] if text.strip() else ""
+        for secret in self.secrets:
+            line = line.replace(secret, "[secret]")
+        return line
+
+
+_SLACK_TOKEN_ERRORS = {
+    "invalid_auth",
+    "not_authed",
+    "account_inactive",
+    "token_revoked",
+    "token_expired",
+    "not_allowed_token_type",
+}
+
+
+def _slack_error_code(error: BaseException) -> str | None:
+    """The `error` of a Slack Web API answer ({"ok": false, ...}), read without importing
+    slack_sdk, whose SlackApiError carries the answer as `response`."""
+    response = getattr(error, "response", None)
+    try:
+        code = response.get("error") if response is not None else None
+    except (AttributeError, TypeError):
+        return None
+    return code if isinstance(code, str) else None
+
+
+def _slack_method(error: BaseException) -> str | None:
+    url = getattr(getattr(error, "response", None), "api_url", None)
+    return url.rstrip("/").rsplit("/", 1)[-1] if isinstance(url, str) and url else None
 
 
 def _chat(app: App, args: argparse.Namespace) -> int:

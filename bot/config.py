@@ -22,7 +22,11 @@ from bot.yamlsource import Located, Problem, YamlError, load_file, validation_pr
 CONFIG_ENV = "CRITICAL_FRIEND_CONFIG"
 DATABASE_ENV = "CRITICAL_FRIEND_DATABASE_URL"
 HOME_ENV = "CRITICAL_FRIEND_HOME"  # where the default database and key file live
+PORT_ENV = "PORT"  # set by most hosting platforms for the process that takes web traffic
+DEFAULT_PORT = 8080
 PROJECT_DIALOGUES = Path(__file__).resolve().parent.parent / "dialogues"
+# A URL path the web server serves: /, letters, digits, /, _ and -.
+_PATH = r"^/[A-Za-z0-9/_-]*$"
 _VARIABLE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 
 
@@ -42,11 +46,10 @@ class TelegramSettings(BaseModel):
     # A self-hosted Bot API server (the tests point the real library at their fake).
     base_url: str | None = None
     allowed_user_ids: tuple[int, ...] = ()
-    # Webhook mode: Telegram POSTs updates to webhook_url, which must reach listen:port/path.
+    # Webhook mode: Telegram POSTs updates to webhook_url, which must reach the web
+    # server (the `web:` section) at this path.
     webhook_url: str | None = None
-    listen: str = "0.0.0.0"  # noqa: S104 - a webhook server must be reachable from outside
-    port: int | None = Field(default=None, ge=1, le=65535)  # default: $PORT, else 8080
-    path: str = Field(default="/telegram", pattern=r"^/[A-Za-z0-9/_-]*$")
+    path: str = Field(default="/telegram", pattern=_PATH)
     secret_token: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_-]{16,256}$")
 
     @model_validator(mode="after")
@@ -64,6 +67,119 @@ class TelegramSettings(BaseModel):
             raise ValueError("does not look like a bot token from @BotFather (digits:letters)")
         return value
 
+    @property
+    def needs_web(self) -> bool:
+        return self.mode == "webhook"
+
+    def secrets(self) -> list[str]:
+        """What must never appear in a message or a log."""
+        return [s for s in (self.token, self.secret_token) if s]
+
+
+class SlackSettings(BaseModel):
+    """The `slack:` section. Present means enabled.
+
+    Socket Mode (the default) needs the app-level token and no public address; HTTP mode
+    needs the signing secret, and Slack POSTs to the web server at `path`.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    bot_token: str
+    mode: Literal["socket", "http"] = "socket"
+    app_token: str | None = None
+    signing_secret: str | None = None
+    # Another Web API host (GovSlack; the tests' fake). The SDK appends the method name.
+    api_base_url: str | None = None
+    # Only these workspaces may use the bot; at least one is required.
+    allowed_team_ids: tuple[str, ...]
+    path: str = Field(default="/slack/events", pattern=_PATH)
+
+    @field_validator("bot_token")
+    @classmethod
+    def _bot_token_shape(cls, value: str) -> str:
+        if not re.match(r"^xoxb-[A-Za-z0-9-]+$", value):
+            raise ValueError(
+                "does not look like a bot token (xoxb-..., under OAuth & Permissions in the "
+                "app's settings)"
+            )
+        return value
+
+    @field_validator("app_token")
+    @classmethod
+    def _app_token_shape(cls, value: str | None) -> str | None:
+        if value is not None and not re.match(r"^xapp-[A-Za-z0-9-]+$", value):
+            raise ValueError(
+                "does not look like an app-level token (xapp-..., under Basic Information, "
+                "App-Level Tokens, with the connections:write scope)"
+            )
+        return value
+
+    @field_validator("signing_secret")
+    @classmethod
+    def _signing_secret_shape(cls, value: str | None) -> str | None:
+        if value is not None and not re.match(r"^[0-9a-fA-F]{32}$", value):
+            raise ValueError(
+                "does not look like a signing secret (32 characters, 0-9 and a-f, under Basic "
+                "Information, App Credentials)"
+            )
+        return value
+
+    @field_validator("api_base_url")
+    @classmethod
+    def _api_base_url_shape(cls, value: str | None) -> str | None:
+        if value is None:
+            return value
+        if not re.match(r"^https?://[^\s/]+(/\S*)?$", value):
+            raise ValueError("must be an http:// or https:// address")
+        if not value.endswith("/"):
+            raise ValueError(f"must end with / (the method name is added to it): {value}/")
+        return value
+
+    @field_validator("allowed_team_ids")
+    @classmethod
+    def _team_id_shape(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        if not value:
+            raise ValueError(
+                "name at least one workspace ID (T..., in the workspace's About page or any "
+                "slack.com/client/T.../ address); only these workspaces may use the bot"
+            )
+        for team in value:
+            if not re.match(r"^T[A-Z0-9]{2,}$", team):
+                raise ValueError(
+                    f"{team!r} does not look like a workspace ID (T followed by capitals and digits)"
+                )
+        return value
+
+    @model_validator(mode="after")
+    def _mode_needs(self) -> SlackSettings:
+        if self.mode == "socket" and not self.app_token:
+            raise ValueError(
+                "socket mode needs app_token (an app-level token, xapp-..., with "
+                "connections:write); or set mode: http"
+            )
+        if self.mode == "http" and not self.signing_secret:
+            raise ValueError("http mode needs signing_secret (Basic Information, App Credentials)")
+        return self
+
+    @property
+    def needs_web(self) -> bool:
+        return self.mode == "http"
+
+    def secrets(self) -> list[str]:
+        """What must never appear in a message or a log."""
+        return [s for s in (self.bot_token, self.app_token, self.signing_secret) if s]
+
+
+class WebSettings(BaseModel):
+    """The `web:` section: the one web server for Telegram webhooks, Slack's HTTP mode
+    and /healthz. It starts only when a channel needs it."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    listen: str = "0.0.0.0"  # noqa: S104 - webhooks must be reachable from outside
+    port: int | None = Field(default=None, ge=1, le=65535)  # default: $PORT, else 8080
+
 
 class Settings(BaseModel):
     """Everything `config.example.yaml` documents. Unknown keys are errors."""
@@ -76,6 +192,8 @@ class Settings(BaseModel):
     log_level: Literal["debug", "info", "warning", "error"] = "warning"
     max_answer_chars: int = Field(default=20_000, ge=500, le=100_000)
     telegram: TelegramSettings | None = None
+    slack: SlackSettings | None = None
+    web: WebSettings = WebSettings()
 
     @field_validator("database_url")
     @classmethod
@@ -84,12 +202,31 @@ class Settings(BaseModel):
             raise ValueError("must start with sqlite:/// or postgresql://")
         return value
 
+    @model_validator(mode="after")
+    def _paths_differ(self) -> Settings:
+        served = [self.telegram, self.slack]
+        paths = [section.path for section in served if section is not None and section.needs_web]
+        if "/healthz" in paths:
+            raise ValueError("/healthz is the health check; give the webhook another path")
+        if len(set(paths)) < len(paths):
+            raise ValueError(
+                "telegram.path and slack.path are the same; the shared web server needs a "
+                "different path for each"
+            )
+        return self
+
+    @property
+    def needs_web(self) -> bool:
+        """True when some enabled channel takes requests on the web server."""
+        return any(s is not None and s.needs_web for s in (self.telegram, self.slack))
+
 
 @dataclass(frozen=True, slots=True)
 class Config:
     settings: Settings
     database_url: str
     dialogues_dir: Path
+    web_port: int = DEFAULT_PORT  # web.port, else $PORT, else 8080
 
 
 def default_home(environ: Mapping[str, str]) -> Path:
@@ -113,6 +250,7 @@ def load_config(
     if path is None and env.get(CONFIG_ENV):
         path = Path(env[CONFIG_ENV])
     settings = Settings() if path is None else _read_settings(path, env)
+    port = _web_port(settings, env, path)
     from_file = settings.database_url
     if path is not None and from_file is not None:
         from_file = _relative_to(from_file, path.parent)
@@ -125,7 +263,29 @@ def load_config(
     dialogues = settings.dialogues_dir or default_dialogues()
     if path is not None and not dialogues.is_absolute():
         dialogues = path.parent / dialogues
-    return Config(settings=settings, database_url=url, dialogues_dir=dialogues)
+    return Config(settings=settings, database_url=url, dialogues_dir=dialogues, web_port=port)
+
+
+def _web_port(settings: Settings, env: Mapping[str, str], path: Path | None) -> int:
+    if settings.web.port is not None:
+        return settings.web.port
+    given = env.get(PORT_ENV, "").strip()
+    if not given:
+        return DEFAULT_PORT
+    if given.isdecimal() and 1 <= int(given) <= 65535:
+        return int(given)
+    if not settings.needs_web:
+        return DEFAULT_PORT  # nothing listens, so a strange $PORT does no harm
+    raise ConfigError(
+        [
+            Problem(
+                str(path) if path is not None else PORT_ENV,
+                1,
+                f"web.port: the environment variable {PORT_ENV} is {given!r}, not a port "
+                "number (1 to 65535); set web.port or fix PORT",
+            )
+        ]
+    )
 
 
 def default_dialogues() -> Path:
