@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import re
 import signal
 import socket
 import sys
@@ -14,8 +15,10 @@ from pathlib import Path
 
 import aiohttp
 import pytest
+import yaml
 from aiohttp import web
 
+from bot.config import SlackSettings
 from tests.chat_process import ROOT, cli_env
 from tests.fakes.slack import FakeSlack
 from tests.fakes.telegram import FakeTelegram
@@ -318,3 +321,47 @@ def test_a_telegram_token_telegram_refuses_is_one_sentence_without_the_token(
                 )
 
     asyncio.run(scenario())
+
+
+def test_the_slack_manifest_asks_for_what_the_code_uses_and_no_more() -> None:
+    from bot.channels.slack import COMMAND
+
+    text = (ROOT / "slack-manifest.yaml").read_text()
+    manifest = yaml.safe_load(text)
+    assert manifest["_metadata"]["major_version"] == 1
+    assert manifest["display_information"]["name"] == "Critical Friend"
+    features = manifest["features"]
+    assert features["app_home"] == {
+        "home_tab_enabled": True,
+        "messages_tab_enabled": True,
+        "messages_tab_read_only_enabled": False,
+    }
+    assert features["bot_user"]["display_name"] == "Critical Friend"
+    [command] = features["slash_commands"]
+    assert command["command"] == COMMAND == "/reflect"
+    assert command["usage_hint"] == "[model]"
+    settings = manifest["settings"]
+    assert sorted(settings["event_subscriptions"]["bot_events"]) == [
+        "app_home_opened",
+        "app_mention",
+        "message.im",
+    ]
+    # Each event is listened for in the channel (message.im arrives as a "message" event).
+    source = (ROOT / "bot" / "channels" / "slack.py").read_text()
+    for event in ("message", "app_mention", "app_home_opened"):
+        assert f'app.event("{event}")' in source
+    assert sorted(manifest["oauth_config"]["scopes"]["bot"]) == [
+        "app_mentions:read",
+        "chat:write",
+        "commands",
+        "im:history",
+        "im:write",
+        "users:read",
+    ]
+    assert settings["interactivity"]["is_enabled"] is True
+    assert settings["socket_mode_enabled"] is True
+    assert settings["org_deploy_enabled"] is False
+    # HTTP mode: three request URLs to uncomment, all the bot's default Slack path.
+    default_path = SlackSettings.model_fields["path"].default
+    urls = re.findall(r"#\s*(?:url|request_url): (\S+)", text)
+    assert urls == [f"https://YOUR-HOST{default_path}"] * 3
