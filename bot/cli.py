@@ -24,7 +24,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
-from bot import journal
+from bot import journal, logs
 from bot.app import App, StartupError, build_app, open_database
 from bot.channels.terminal import TerminalChannel
 from bot.config import (
@@ -571,11 +571,8 @@ def _check_dialogues(paths: list[Path]) -> int:
 
 
 def _configure_logging(level: str) -> None:
-    logging.basicConfig(
-        level=getattr(logging, level.upper()),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
+    # Platform libraries log payloads and tokens; bot.logs keeps those out at every level.
+    logs.configure(level)
 
 
 def _utf8_output() -> None:
