@@ -29,6 +29,7 @@ from collections.abc import Awaitable, Callable, Coroutine, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+import aiohttp
 from aiohttp import web
 from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
 from slack_bolt.adapter.socket_mode.aiohttp import AsyncSocketModeHandler
@@ -122,12 +123,19 @@ class SlackChannel:
 
     async def start_socket_mode(self, app_token: str) -> None:
         """Connect over Socket Mode (no public URL needed); returns once connected."""
-        await self.client.auth_test()
+        await self._connect()
         self._socket = AsyncSocketModeHandler(self.app, app_token, web_client=self.client)
         await self._socket.connect_async()  # type: ignore[no-untyped-call]  # bolt leaves it untyped
 
     async def start_http(self) -> None:
         """Check the token; from then on `handle_http` serves Slack's requests."""
+        await self._connect()
+
+    async def _connect(self) -> None:
+        # One session for every call: without it slack_sdk opens (and, in production,
+        # TLS-handshakes) a new connection for each message.
+        if self.client.session is None:
+            self.client.session = aiohttp.ClientSession()
         await self.client.auth_test()
 
     async def handle_http(self, request: web.Request) -> web.Response:
@@ -145,7 +153,7 @@ class SlackChannel:
         await self._close_session()
 
     async def _close_session(self) -> None:
-        session = getattr(self.client, "session", None)
+        session = self.client.session
         if session is not None and not session.closed:
             await session.close()
 
@@ -258,10 +266,14 @@ class SlackChannel:
         if channel:
             self._dm_channels.setdefault(user_id, channel)
         reply = await self._service.handle(incoming, Gate(allowed=True))
-        if not (reply.duplicate or reply.refused):
-            label = str((action.get("text") or {}).get("text") or value)
-            await self._show_choice(body, None if reply.stale else label)
-        await self._send(user_id, reply)
+        if reply.duplicate or reply.refused:
+            await self._send(user_id, reply)
+            return
+        # The old buttons go while the next question is on its way.
+        label = str((action.get("text") or {}).get("text") or value)
+        await asyncio.gather(
+            self._show_choice(body, None if reply.stale else label), self._send(user_id, reply)
+        )
 
     @_listener
     async def _on_shortcut(self, ack: AsyncAck, body: Payload, action: Payload) -> None:
