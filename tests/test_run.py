@@ -283,11 +283,6 @@ def test_a_token_slack_refuses_is_one_sentence_and_exit_2(tmp_path: Path, mode: 
     asyncio.run(scenario())
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="SlackChannel.start_socket_mode hands a refused app token to slack_sdk's connect "
-    "loop, which retries it forever instead of raising (bot/channels/slack.py)",
-)
 def test_an_app_token_slack_refuses_names_the_app_token(tmp_path: Path) -> None:
     async def scenario() -> None:
         async with FakeSlack() as slack:

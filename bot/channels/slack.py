@@ -125,6 +125,9 @@ class SlackChannel:
         """Connect over Socket Mode (no public URL needed); returns once connected."""
         await self._connect()
         self._socket = AsyncSocketModeHandler(self.app, app_token, web_client=self.client)
+        # Asked once up front so a refused app token is an error now: slack_sdk's own
+        # connect loop would retry it for ever.
+        await self.client.apps_connections_open(app_token=app_token)
         await self._socket.connect_async()  # type: ignore[no-untyped-call]  # bolt leaves it untyped
 
     async def start_http(self) -> None:
