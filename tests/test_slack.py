@@ -27,7 +27,7 @@ from bot.service import ConversationService, Overview
 from bot.store.models import answers, identities, processed_events, users
 from bot.store.repository import Store
 from tests.fakes.slack import FakeSlack
-from tests.worker import Worker, only_reflection
+from tests.worker import finish_a_reflection, only_reflection
 
 WORKER = "U0WORKER01"
 STRANGER = "U0STRANGE1"
@@ -458,20 +458,11 @@ def test_a_file_on_its_own_gets_a_kind_reply(service: ConversationService) -> No
     with_slack(service, scenario)
 
 
-def finish_a_reflection(service: ConversationService, user: UserRef) -> None:
-    """A whole quick reflection through the service, as an earlier session left it."""
-    worker = Worker(service, user)
-    reply = worker.start("gibbs_quick")
-    while reply.waiting:
-        last = worker.last
-        reply = worker.presses(last.choices[0].value) if last.choices else worker.says(LONG)
-
-
 def test_finished_reflections_open_from_the_journal_and_the_home_tab(
     service: ConversationService,
 ) -> None:
     async def scenario(fake: FakeSlack, _channel: SlackChannel) -> None:
-        finish_a_reflection(service, worker_ref(fake))
+        finish_a_reflection(service, worker_ref(fake), LONG)
         fake.user_sends_dm(WORKER, "journal")
         listing = (await bot_messages(fake, 1))[-1]
         (entry,) = buttons(listing)

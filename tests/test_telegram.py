@@ -20,7 +20,7 @@ from bot.store.models import answers, identities, users
 from bot.store.repository import Store
 from tests.chat_process import cli_env
 from tests.fakes.telegram import FakeTelegram
-from tests.worker import Worker
+from tests.worker import finish_a_reflection
 
 WORKER = 501
 LONG = "We met at the family home and talked through the plan for the coming weeks together."
@@ -435,19 +435,10 @@ def test_typing_shows_only_while_a_slow_reply_is_awaited(service: ConversationSe
     asyncio.run(scenario())
 
 
-def finish_a_reflection(service: ConversationService, user: UserRef) -> None:
-    """A whole quick reflection through the service, as an earlier session would have left it."""
-    worker = Worker(service, user)
-    reply = worker.start("gibbs_quick")
-    while reply.waiting:
-        last = worker.last
-        reply = worker.presses(last.choices[0].value) if last.choices else worker.says(LONG)
-
-
 def test_the_journal_opens_an_entry_with_a_button(
     service: ConversationService, store: Store
 ) -> None:
-    finish_a_reflection(service, UserRef(CHANNEL, str(WORKER), "Sam"))
+    finish_a_reflection(service, UserRef(CHANNEL, str(WORKER), "Sam"), LONG)
 
     async def scenario() -> None:
         async with FakeTelegram() as fake:

@@ -70,3 +70,15 @@ def only_reflection(store: Store, user: UserRef) -> ReflectionRecord:
         record = tx.reflection(user_id, entries[0].id)
     assert record is not None
     return record
+
+
+def finish_a_reflection(
+    service: ConversationService, user: UserRef, answer: str, dialogue: str = "gibbs_quick"
+) -> None:
+    """A whole reflection through the service, as an earlier session would have left it:
+    every question answered with `answer`, every choice with its first option."""
+    worker = Worker(service, user)
+    reply = worker.start(dialogue)
+    while reply.waiting:
+        last = worker.last
+        reply = worker.presses(last.choices[0].value) if last.choices else worker.says(answer)
