@@ -9,6 +9,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
+import pytest
 from sqlalchemy import select
 
 from bot.channels import telegram_words as words
@@ -493,3 +494,53 @@ def test_a_reply_that_times_out_is_not_sent_again(service: ConversationService) 
                 await channel.stop()
 
     asyncio.run(scenario())
+
+
+@pytest.mark.parametrize("mode", ["polling", "webhook"])
+def test_a_whole_gibbs_reflection_by_text_and_buttons(
+    mode: str, service: ConversationService, store: Store, clock: Any
+) -> None:
+    from bot.web import build_app, start_server
+    from tests.worker import only_reflection
+
+    code = invite(store, clock)
+
+    async def scenario() -> None:
+        async with FakeTelegram() as fake:
+            channel = TelegramChannel(service, token=fake.token, base_url=fake.base_url)
+            server = None
+            if mode == "polling":
+                await channel.start(poll_timeout=1)
+            else:
+                app = build_app(telegram_path="/telegram", telegram=channel.receive)
+                server = await start_server(app, "127.0.0.1", 0)
+                await channel.start_webhook(
+                    url=f"{server.url}/telegram", secret_token="a-webhook-secret-0123456789"
+                )
+            try:
+                await join_and_start_gibbs(fake, code)
+                count = 2
+                while True:
+                    last = fake.sent_messages(WORKER)[-1]
+                    if last.get("reply_markup"):
+                        break
+                    fake.user_sends_text(WORKER, LONG)
+                    count += 1
+                    await texts_after(fake, WORKER, count)
+                message, buttons = last_keyboard(fake, WORKER)
+                assert buttons[0]["text"] == "In a week"
+                fake.user_presses(WORKER, message, buttons[0]["callback_data"])
+                said = await texts_after(fake, WORKER, count + 1)
+                assert "journal" in said[-1].lower()
+                if mode == "webhook":
+                    assert [c for c in fake.calls if c.method == "getUpdates"] == []
+            finally:
+                if server is not None:
+                    await server.stop()
+                await channel.stop()
+
+    asyncio.run(scenario())
+    record = only_reflection(store, UserRef(CHANNEL, str(WORKER)))
+    assert record.dialogue_id == "gibbs"
+    assert record.answers["what_happened"] == LONG
+    assert record.answers["check_in"] == "In a week"
