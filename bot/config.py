@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import platformdirs
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -181,6 +182,52 @@ class WebSettings(BaseModel):
     port: int | None = Field(default=None, ge=1, le=65535)  # default: $PORT, else 8080
 
 
+WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+Weekday = Literal["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]
+
+
+class NudgeConfig(BaseModel):
+    """The `nudges:` section: the organisation's default weekly nudge. Each worker can
+    change their own day, time and time zone, pause or stop them."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    enabled: bool = True
+    days: tuple[Weekday, ...] = Field(default=("friday",), min_length=1)
+    time: str = "14:00"
+    timezone: str = "Europe/London"  # for workers whose own time zone is not known
+    working_days_only: bool = False
+    # After downtime, a nudge that fell due this long ago is still sent; older ones are
+    # skipped (and logged), since a Friday nudge on Saturday night helps nobody.
+    grace_hours: float = Field(default=6, ge=0, le=72)
+    tick_seconds: int = Field(default=30, ge=5, le=600)
+
+    @field_validator("time", mode="before")
+    @classmethod
+    def _time_of_day(cls, value: object) -> str:
+        # YAML 1.1 reads an unquoted 14:00 as the number 840 (base 60).
+        if isinstance(value, int) and not isinstance(value, bool):
+            value = f"{value // 60:02d}:{value % 60:02d}"
+        if not isinstance(value, str) or not re.fullmatch(r"([01]\d|2[0-3]):[0-5]\d", value):
+            raise ValueError("must be a time of day on the 24-hour clock, such as 14:00")
+        return value
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(
+                "is not a time zone name such as Europe/London or America/New_York"
+            ) from None
+        return value
+
+    @property
+    def weekday_numbers(self) -> frozenset[int]:
+        return frozenset(WEEKDAYS.index(day) for day in self.days)
+
+
 class Settings(BaseModel):
     """Everything `config.example.yaml` documents. Unknown keys are errors."""
 
@@ -194,6 +241,7 @@ class Settings(BaseModel):
     telegram: TelegramSettings | None = None
     slack: SlackSettings | None = None
     web: WebSettings = WebSettings()
+    nudges: NudgeConfig = NudgeConfig()
 
     @field_validator("database_url")
     @classmethod

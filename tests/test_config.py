@@ -295,3 +295,31 @@ def test_a_secret_from_the_environment_is_checked_like_one_in_the_file(tmp_path:
     message = str(caught.value)
     assert "slack.app_token: does not look like an app-level token" in message
     assert BOT_TOKEN not in message
+
+
+def test_the_nudge_defaults_are_checked_with_file_and_line(tmp_path: Path) -> None:
+    config = tmp_path / "config.yaml"
+    config.write_text(
+        "nudges:\n  days: [friday, funday]\n  time: 25:00\n  timezone: Mars/Base\n"
+        "  grace_hours: -1\n"
+    )
+    with pytest.raises(ConfigError) as raised:
+        load_config(config, environ={})
+    lines = [str(problem) for problem in raised.value.problems]
+    assert any(line.startswith(f"{config}:2: nudges.days") for line in lines)
+    assert (
+        f"{config}:3: nudges.time: must be a time of day on the 24-hour clock, such as 14:00"
+        in lines
+    )
+    assert any(
+        line.startswith(f"{config}:4: nudges.timezone: is not a time zone") for line in lines
+    )
+    assert any(line.startswith(f"{config}:5: nudges.grace_hours") for line in lines)
+
+
+def test_an_unquoted_nudge_time_is_read_as_a_time_of_day(tmp_path: Path) -> None:
+    config = tmp_path / "config.yaml"
+    config.write_text("nudges:\n  days: [monday, friday]\n  time: 09:30\n")
+    nudges = load_config(config, environ={}).settings.nudges
+    assert nudges.time == "09:30"
+    assert nudges.weekday_numbers == frozenset({0, 4})
