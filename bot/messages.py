@@ -29,6 +29,14 @@ class Admission(StrEnum):
     UNAVAILABLE = "unavailable"  # the database did not answer; ask again later
 
 
+class Pushed(StrEnum):
+    """What became of a message the bot started (a nudge), rather than a reply."""
+
+    SENT = "sent"  # the platform took it (or may have: a timeout is never sent twice)
+    GONE = "gone"  # the worker cannot be reached there any more (blocked the bot, left)
+    RETRY = "retry"  # a passing failure, and nothing was delivered: try again later
+
+
 @dataclass(frozen=True, slots=True)
 class UserRef:
     """Who sent a message, as their channel knows them."""

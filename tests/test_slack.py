@@ -511,3 +511,28 @@ def test_socket_mode_reconnects_when_slack_asks_and_nothing_is_lost(
         assert "(1 of" in shown(seen[-1])
 
     with_slack(service, scenario)
+
+
+def test_a_pushed_nudge_arrives_and_an_unreachable_worker_is_reported(
+    service: ConversationService,
+) -> None:
+    from bot.messages import Choice, Outgoing, Pushed
+
+    nudge = [Outgoing("Time to look back?", shortcuts=(Choice("reflect weekly", "Reflect now"),))]
+
+    async def scenario(fake: FakeSlack, channel: SlackChannel) -> None:
+        worker = worker_ref(fake)
+        assert await channel.push(worker, nudge) is Pushed.SENT
+        (sent,) = fake.messages_in(WORKER)
+        assert shown(sent) == "Time to look back?"
+        assert [b["value"] for b in buttons(sent)] == ["reflect weekly"]
+        fake.fail_next("chat.postMessage", 500, times=3)  # more than the retry handler covers
+        assert await channel.push(worker, nudge) is Pushed.RETRY
+        gone = UserRef("slack", f"{fake.team_id}:U0NOBODY01")
+        assert await channel.push(gone, nudge) is Pushed.GONE
+        assert (
+            await channel.push(UserRef("slack", f"{OTHER_TEAM}:{STRANGER}"), nudge) is Pushed.GONE
+        )
+        assert len(fake.messages_in(WORKER)) == 1
+
+    with_slack(service, scenario)

@@ -544,3 +544,33 @@ def test_a_whole_gibbs_reflection_by_text_and_buttons(
     assert record.dialogue_id == "gibbs"
     assert record.answers["what_happened"] == LONG
     assert record.answers["check_in"] == "In a week"
+
+
+def test_a_pushed_nudge_arrives_and_a_blocked_bot_or_an_outage_is_reported(
+    service: ConversationService,
+) -> None:
+    from bot.messages import Choice, Outgoing, Pushed
+
+    nudge = [Outgoing("Time to look back?", shortcuts=(Choice("reflect weekly", "Reflect now"),))]
+
+    async def scenario() -> None:
+        async with FakeTelegram() as fake:
+            channel = TelegramChannel(service, token=fake.token, base_url=fake.base_url)
+            await channel.application.initialize()
+            try:
+                fake.register_user(WORKER)
+                assert await channel.push(UserRef(CHANNEL, str(WORKER)), nudge) is Pushed.SENT
+                (sent,) = fake.sent_messages(WORKER)
+                assert sent["text"] == "Time to look back?"
+                button = sent["reply_markup"]["inline_keyboard"][0][0]
+                assert button["callback_data"] == "/reflect weekly"
+                fake.fail_next("sendMessage", 502, times=4)  # more than the backoff covers
+                assert await channel.push(UserRef(CHANNEL, str(WORKER)), nudge) is Pushed.RETRY
+                fake.user_blocks_bot(WORKER)
+                assert await channel.push(UserRef(CHANNEL, str(WORKER)), nudge) is Pushed.GONE
+                assert await channel.push(UserRef("slack", "T1:U1"), nudge) is Pushed.GONE
+                assert len(fake.sent_messages(WORKER)) == 1
+            finally:
+                await channel.application.shutdown()
+
+    asyncio.run(scenario())

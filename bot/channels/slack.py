@@ -44,7 +44,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.channels import slack_blocks as blocks
 from bot.channels import slack_words as words
-from bot.messages import Gate, Incoming, IncomingKind, Reply, UserRef, merged
+from bot.messages import Gate, Incoming, IncomingKind, Outgoing, Pushed, Reply, UserRef, merged
 from bot.service import Overview
 
 log = logging.getLogger(__name__)
@@ -333,18 +333,34 @@ class SlackChannel:
             self._note_timezone_later(incoming.user, user_id)
 
     async def _send(self, user_id: str, reply: Reply) -> None:
-        if reply.duplicate:
-            return
-        channel = await self._dm_channel(user_id)
+        if not reply.duplicate:
+            await self._deliver(user_id, reply.messages)
+
+    async def push(self, user: UserRef, messages: Sequence[Outgoing]) -> Pushed:
+        """Send what the bot has to say unprompted (a nudge) to a worker's DM."""
+        team, _, user_id = user.external_id.partition(":")
+        if user.channel != CHANNEL or team not in self._allowed or not user_id:
+            return Pushed.GONE
+        return await self._deliver(user_id, messages)
+
+    async def _deliver(self, user_id: str, messages: Sequence[Outgoing]) -> Pushed:
+        """Messages in order to the worker's DM. Once one has gone, the rest is never
+        reported for a resend."""
+        channel, outcome = await self._dm_channel(user_id)
         if channel is None:
-            return
-        for message in merged(reply.messages, MAX_MESSAGE_CHARS):
+            return outcome
+        sent_any = False
+        for message in merged(list(messages), MAX_MESSAGE_CHARS):
             for slack_message in blocks.render(message):
-                await self._call(
+                outcome = await self._call(
                     self.client.chat_postMessage(
                         channel=channel, text=slack_message.text, blocks=slack_message.blocks
                     )
                 )
+                if outcome is not Pushed.SENT:
+                    return Pushed.SENT if sent_any else outcome
+                sent_any = True
+        return Pushed.SENT
 
     async def _show_choice(self, body: Payload, chosen: str | None) -> None:
         """The pressed message loses its buttons and shows the chosen label (if any)."""
@@ -357,20 +373,20 @@ class SlackChannel:
         text = str(message.get("text") or " ")
         await self._call(self.client.chat_update(channel=channel, ts=ts, text=text, blocks=shown))
 
-    async def _dm_channel(self, user_id: str) -> str | None:
+    async def _dm_channel(self, user_id: str) -> tuple[str | None, Pushed]:
         """The worker's DM with the bot: remembered, so it is opened once, not per message."""
         known = self._dm_channels.get(user_id)
         if known:
-            return known
+            return known, Pushed.SENT
         try:
             answer = await self.client.conversations_open(users=user_id)
-        except SlackClientError as error:
+        except (SlackClientError, TimeoutError, OSError) as error:
             log.warning("could not open a DM: %s", _reason(error))
-            return None
+            return None, _outcome(error)
         channel = str((answer.get("channel") or {}).get("id") or "")
         if channel:
             self._dm_channels[user_id] = channel
-        return channel or None
+        return channel or None, Pushed.SENT if channel else Pushed.RETRY
 
     async def _post_text(self, channel: str, text: str) -> None:
         await self._call(self.client.chat_postMessage(channel=channel, text=text))
@@ -428,17 +444,41 @@ class SlackChannel:
         return user_id, self._person(body, user_id, user.get("team_id"))
 
     @staticmethod
-    async def _call(call: Awaitable[object]) -> None:
+    async def _call(call: Awaitable[object]) -> Pushed:
         """Slack refusing one call must not end the turn; it is logged, without text.
 
-        429s, refused connections and 500/503 are retried by slack_sdk's retry handlers.
+        429s, refused connections and 500/503 are retried by slack_sdk's retry handlers
+        first; what fails after that is reported as final or passing (`_outcome`).
         """
         try:
             await call
         except SlackApiError as error:
             log.warning("Slack refused a call: %s", _reason(error))
+            return _outcome(error)
         except (SlackClientError, TimeoutError, OSError) as error:
             log.warning("Slack could not be reached: %s", type(error).__name__)
+            return _outcome(error)
+        return Pushed.SENT
+
+
+# Slack's answers that mean the worker cannot be reached in this workspace any more.
+UNREACHABLE = frozenset(
+    {
+        "account_inactive",
+        "cannot_dm_bot",
+        "channel_not_found",
+        "is_archived",
+        "user_disabled",
+        "user_not_found",
+        "user_not_visible",
+    }
+)
+
+
+def _outcome(error: Exception) -> Pushed:
+    if isinstance(error, SlackApiError):
+        return Pushed.GONE if error.response.get("error") in UNREACHABLE else Pushed.RETRY
+    return Pushed.RETRY
 
 
 def _reason(error: Exception) -> str:

@@ -13,6 +13,7 @@ bot echoes back can never be read as formatting.
 from __future__ import annotations
 
 import asyncio
+import functools
 import hmac
 import json
 import logging
@@ -49,6 +50,7 @@ from bot.messages import (
     Incoming,
     IncomingKind,
     Outgoing,
+    Pushed,
     Reply,
     UserRef,
     merged,
@@ -309,7 +311,7 @@ class TelegramChannel:
         self, update: Update, incoming: Incoming, invite_code: str | None = None
     ) -> None:
         chat = update.effective_chat
-        typing: list[asyncio.Task[None]] = []
+        typing: list[asyncio.Task[Pushed]] = []
         timer = (
             asyncio.get_running_loop().call_later(
                 TYPING_AFTER_S,
@@ -329,25 +331,38 @@ class TelegramChannel:
         await self._send(update, reply)
 
     async def _send(self, update: Update, reply: Reply) -> None:
-        if reply.refused:
-            await self._say(update, words.MEMBERS_ONLY)
+        chat = update.effective_chat
+        if chat is None:
             return
-        for message in merged(reply.messages, MessageLimit.MAX_TEXT_LENGTH):
+        messages = [Outgoing(words.MEMBERS_ONLY)] if reply.refused else reply.messages
+        await self._deliver(chat.id, messages)
+
+    async def push(self, user: UserRef, messages: Sequence[Outgoing]) -> Pushed:
+        """Send what the bot has to say unprompted (a nudge) to a worker's private chat,
+        whose id on Telegram is the worker's user id."""
+        if user.channel != CHANNEL or not user.external_id.isdecimal():
+            return Pushed.GONE
+        return await self._deliver(int(user.external_id), messages)
+
+    async def _deliver(self, chat_id: int, messages: Sequence[Outgoing]) -> Pushed:
+        """Messages in order, each cut under Telegram's limit, the buttons on the last
+        piece. Once one piece has gone, the rest is never reported for a resend."""
+        sent_any = False
+        for message in merged(list(messages), MessageLimit.MAX_TEXT_LENGTH):
             text = (
                 f"{message.text}{PARAGRAPH}({message.footer})" if message.footer else message.text
             )
             pieces = split_message(text)
             for number, piece in enumerate(pieces, start=1):
                 markup = keyboard(message) if number == len(pieces) else None
-                await self._say(update, piece, markup)
-
-    async def _say(
-        self, update: Update, text: str, markup: InlineKeyboardMarkup | None = None
-    ) -> None:
-        chat = update.effective_chat
-        if chat is None:
-            return
-        await self._safely(lambda: chat.send_message(text, reply_markup=markup), retry=True)
+                send = functools.partial(
+                    self.application.bot.send_message, chat_id, piece, reply_markup=markup
+                )
+                outcome = await self._safely(send, retry=True)
+                if outcome is not Pushed.SENT:
+                    return Pushed.SENT if sent_any else outcome
+                sent_any = True
+        return Pushed.SENT
 
     async def _show_choice(self, update: Update, value: str, stale: bool) -> None:
         """Replace the pressed keyboard by the label that was chosen; a stale keyboard,
@@ -378,29 +393,31 @@ class TelegramChannel:
         return f"update-{update.update_id}"
 
     @staticmethod
-    async def _safely(call: Callable[[], Awaitable[object]], *, retry: bool = False) -> None:
+    async def _safely(call: Callable[[], Awaitable[object]], *, retry: bool = False) -> Pushed:
         """Telegram refusing one message must not end the turn; it is logged, without text.
 
         With `retry`, a failure that surely did not deliver (a 5xx, a refused connection)
         is tried again with backoff. A timeout is not: the message may have arrived, and
-        a worker must never get the same message twice. (429s are waited out by the
-        rate limiter.)
+        a worker must never get the same message twice, so it counts as sent. (429s are
+        waited out by the rate limiter.) A refusal (blocked, chat not found, a bad
+        request) is final.
         """
         for attempt, pause in enumerate((*SEND_BACKOFF_S, None), start=1):
             try:
                 await call()
-                return
+                return Pushed.SENT
             except TimedOut:
                 log.warning("Telegram timed out; not resending, it may have arrived")
-                return
+                return Pushed.SENT
             except BadRequest as error:  # a NetworkError in the library, but final
                 log.warning("Telegram refused a call: %s", type(error).__name__)
-                return
+                return Pushed.GONE
             except NetworkError as error:
                 if not retry or pause is None:
                     log.warning("Telegram failed %d time(s): %s", attempt, type(error).__name__)
-                    return
+                    return Pushed.RETRY
                 await asyncio.sleep(pause)
             except TelegramError as error:
                 log.warning("Telegram refused a call: %s", type(error).__name__)
-                return
+                return Pushed.GONE
+        return Pushed.RETRY
