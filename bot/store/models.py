@@ -11,7 +11,9 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from sqlalchemy import (
+    Boolean,
     Column,
+    Date,
     DateTime,
     ForeignKey,
     Index,
@@ -22,6 +24,8 @@ from sqlalchemy import (
     Table,
     TypeDecorator,
     UniqueConstraint,
+    false,
+    text,
 )
 from sqlalchemy.engine import Dialect
 
@@ -57,8 +61,13 @@ def _encrypted(name: str, *, nullable: bool = False) -> Column[bytes]:
     return Column(name, LargeBinary, nullable=nullable, info={"encrypted": True})
 
 
-def _user_fk() -> Column[int]:
-    return Column("user_id", ForeignKey("users.id", ondelete="CASCADE"), nullable=False)
+def _user_fk(*, primary_key: bool = False) -> Column[int]:
+    return Column(
+        "user_id",
+        ForeignKey("users.id", ondelete="CASCADE"),
+        nullable=False,
+        primary_key=primary_key,
+    )
 
 
 metadata = MetaData(naming_convention=NAMING)
@@ -204,6 +213,47 @@ invites = Table(
     Column("max_uses", Integer, nullable=True),
     Column("uses", Integer, nullable=False),
     Column("revoked_at", UTCDateTime, nullable=True),
+)
+
+
+# A worker's own nudge settings. Every column left empty (or no row at all) means the
+# organisation's default; `timezone` empty means users.timezone, then the configured one.
+nudge_settings = Table(
+    "nudge_settings",
+    metadata,
+    _user_fk(primary_key=True),
+    Column("weekdays", String(13), nullable=True),  # "4" or "0,2,4"; 0 is Monday
+    Column("at", String(5), nullable=True),  # local wall time, "HH:MM"
+    Column("timezone", String(64), nullable=True),
+    Column("working_days_only", Boolean, nullable=True),
+    Column("paused_until", Date, nullable=True),  # no weekly nudges on local dates before it
+    Column("opted_out", Boolean, nullable=False, server_default=false()),
+    Column("updated_at", UTCDateTime, nullable=False),
+)
+
+# Every message the scheduler sends or means to send: one row per (worker, kind,
+# period), so a nudge can never go out twice, whichever process claims it. `outcome`
+# is a short machine reason ("telegram: Forbidden"), never the message's text.
+deliveries = Table(
+    "deliveries",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    _user_fk(),
+    Column("kind", String(16), nullable=False),  # weekly | follow_up | draft_reminder | snoozed
+    Column("period", String(64), nullable=False),  # "2026-W48", "check-in:12", "draft:<key>"
+    Column("reference", String(64), nullable=True),  # a check-in id, a conversation key
+    Column("due_at", UTCDateTime, nullable=False),
+    Column("not_before", UTCDateTime, nullable=True),  # a retry's backoff
+    # pending | claimed | sent | failed | skipped | cancelled
+    Column("status", String(12), nullable=False),
+    Column("attempts", Integer, nullable=False, server_default=text("0")),
+    Column("claimed_by", String(64), nullable=True),
+    Column("lease_until", UTCDateTime, nullable=True),
+    Column("sent_at", UTCDateTime, nullable=True),
+    Column("outcome", String(200), nullable=True),
+    Column("created_at", UTCDateTime, nullable=False),
+    UniqueConstraint("user_id", "kind", "period"),
+    Index(None, "status", "due_at"),  # the claim query
 )
 
 
