@@ -145,9 +145,21 @@ class Command:
 
 # Words a worker can type at any question, with or without a leading slash.
 COMMAND_WORDS = frozenset(
-    {"back", "skip", "pause", "stop", "help", "journal", "reflect", "start", "menu", "resume"}
+    {
+        "back",
+        "skip",
+        "pause",
+        "stop",
+        "help",
+        "journal",
+        "reflect",
+        "start",
+        "menu",
+        "resume",
+        "nudge",
+    }
 )
-ARGUMENT_COMMANDS = frozenset({"journal", "reflect"})
+ARGUMENT_COMMANDS = frozenset({"journal", "reflect", "nudge"})
 _COMMAND = re.compile(r"^/?([A-Za-z_]+)(?:@\w+)?(?:\s+(.*))?$", re.DOTALL)
 
 

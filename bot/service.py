@@ -58,6 +58,8 @@ from bot.messages import (
     UserRef,
     parse_command,
 )
+from bot.nudges import wording as nudge_wording
+from bot.nudges.planner import Nudges
 from bot.store import (
     JournalEntry,
     KeyringError,
@@ -124,8 +126,10 @@ class ConversationService:
         clock: Callable[[], datetime] = utcnow,
         new_key: Callable[[], str] = lambda: str(uuid.uuid4()),
         max_answer_chars: int = MAX_ANSWER_CHARS,
+        nudges: Nudges | None = None,
     ) -> None:
         self.store = store
+        self.nudges = nudges
         self.catalog = catalog
         self.clock = clock
         self.new_key = new_key
@@ -281,6 +285,17 @@ class ConversationService:
             if isinstance(command, Command) and command.name == "journal":
                 return Reply(
                     messages=self._journal_in_chat(tx, user_id, state, command.argument),
+                    waiting=state.mode is not Mode.IDLE,
+                )
+            if isinstance(command, Command) and command.name == "nudge":
+                said = (
+                    list(self.nudges.command(tx, user_id, command.argument, now))
+                    if self.nudges is not None
+                    else [Outgoing(nudge_wording.NOT_ON)]
+                )
+                question = current_question(state)
+                return Reply(
+                    messages=said + ([question] if question is not None else []),
                     waiting=state.mode is not Mode.IDLE,
                 )
             # Menus and greetings need more than a turn inside a reflection does.

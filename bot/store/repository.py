@@ -57,6 +57,13 @@ class JournalEntry:
 
 
 @dataclass(frozen=True, slots=True)
+class StoredDraftRef:
+    user_id: int
+    key: str
+    updated_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
 class ReflectionRecord:
     id: int
     dialogue_id: str
@@ -278,6 +285,54 @@ class Transaction:
             .limit(limit)
         )
         return [(row.dialogue_id, row.updated_at) for row in rows]
+
+    # ---- what the nudges need --------------------------------------------------
+
+    def reachable_as(self, user_id: int) -> UserRef | None:
+        """The chat app to reach a worker in unprompted: their newest identity that can
+        be written to first (a terminal cannot)."""
+        row = self.connection.execute(
+            select(identities.c.channel, identities.c.external_id)
+            .where(identities.c.user_id == user_id, identities.c.channel != "terminal")
+            .order_by(identities.c.created_at.desc(), identities.c.id.desc())
+            .limit(1)
+        ).first()
+        return UserRef(row.channel, row.external_id) if row is not None else None
+
+    def finished_since(self, user_id: int, since: datetime) -> bool:
+        found = self.connection.scalar(
+            select(reflections.c.id)
+            .where(reflections.c.user_id == user_id, reflections.c.finished_at >= since)
+            .limit(1)
+        )
+        return found is not None
+
+    def quiet_drafts(self, untouched_since: datetime, limit: int) -> list[StoredDraftRef]:
+        """Paused reflections nobody has touched since then, oldest first."""
+        rows = self.connection.execute(
+            select(conversations.c.user_id, conversations.c.key, conversations.c.updated_at)
+            .where(
+                conversations.c.status == "paused",
+                conversations.c.updated_at <= untouched_since,
+            )
+            .order_by(conversations.c.updated_at, conversations.c.id)
+            .limit(limit)
+        )
+        return [StoredDraftRef(row.user_id, row.key, row.updated_at) for row in rows]
+
+    def draft(self, key: str) -> StoredDraftRef | None:
+        """A reflection still paused, by its key (None once carried on, finished or gone)."""
+        row = self.connection.execute(
+            select(conversations.c.user_id, conversations.c.key, conversations.c.updated_at).where(
+                conversations.c.key == key, conversations.c.status == "paused"
+            )
+        ).first()
+        return StoredDraftRef(row.user_id, row.key, row.updated_at) if row is not None else None
+
+    def dialogue_of(self, key: str) -> str | None:
+        return self.connection.scalar(
+            select(conversations.c.dialogue_id).where(conversations.c.key == key)
+        )
 
     def timezone(self, user_id: int) -> str | None:
         return self.connection.scalar(select(users.c.timezone).where(users.c.id == user_id))

@@ -1,0 +1,121 @@
+"""The tick: one APScheduler job that plans, claims and delivers due nudges.
+
+There is one job for everyone, not one per worker: the rows in the database say who
+is due, so a restart loses nothing and two processes share the work without sending
+anything twice (each row is claimed by one of them). A tick claims in batches until
+nothing due is left, hands each message to the channel the worker uses, and records
+the outcome; a passing failure is retried later with backoff, then marked failed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import socket
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, Protocol, TypeVar
+
+from bot.messages import Outgoing, Pushed, UserRef
+from bot.nudges.planner import Nudges, Outbound
+from bot.store import StorageError
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+BATCH = 500
+LEASE = timedelta(minutes=5)  # a claim a crashed process held comes back after this
+IN_FLIGHT = 100  # messages on their way at once; the channels' own limits pace them
+
+
+class Courier(Protocol):
+    """A channel that can send what the bot starts (Telegram, Slack)."""
+
+    async def push(self, user: UserRef, messages: Sequence[Outgoing]) -> Pushed: ...
+
+
+@dataclass(slots=True)
+class TickReport:
+    planned: int = 0
+    sent: int = 0
+    retried: int = 0
+    failed: int = 0
+    skipped: int = 0
+
+
+class Dispatcher:
+    def __init__(
+        self,
+        nudges: Nudges,
+        couriers: Mapping[str, Courier],
+        clock: Callable[[], datetime],
+        *,
+        claimant: str | None = None,
+        batch: int = BATCH,
+        lease: timedelta = LEASE,
+    ) -> None:
+        self.nudges = nudges
+        self.couriers = dict(couriers)
+        self.clock = clock
+        self.claimant = claimant or f"{socket.gethostname()}:{os.getpid()}"
+        self.batch = batch
+        self.lease = lease
+        # Database work leaves the event loop; one thread keeps a tick's steps in order.
+        self._database = ThreadPoolExecutor(max_workers=1, thread_name_prefix="nudges")
+        self._in_flight = asyncio.Semaphore(IN_FLIGHT)
+
+    async def tick(self) -> TickReport:
+        """Plan what is missing, then deliver everything due, batch by batch."""
+        report = TickReport()
+        try:
+            report.planned = await self._run(self.nudges.plan, self.clock())
+            while True:
+                claimed = await self._run(
+                    self.nudges.claim, self.clock(), self.claimant, self.batch, self.lease
+                )
+                report.skipped += claimed.skipped
+                outcomes = await asyncio.gather(*(self._deliver(o) for o in claimed.outbound))
+                for outcome in outcomes:
+                    if outcome is Pushed.SENT:
+                        report.sent += 1
+                    elif outcome is Pushed.RETRY:
+                        report.retried += 1
+                    else:
+                        report.failed += 1
+                if len(claimed.outbound) + claimed.skipped < self.batch:
+                    break
+        except StorageError as error:
+            # The next tick tries again; claimed rows come back when their lease ends.
+            log.error("nudge tick stopped early: %s", error)
+        if report.sent or report.failed or report.retried or report.skipped:
+            log.info(
+                "nudges: %d sent, %d to retry, %d failed, %d skipped, %d planned",
+                report.sent,
+                report.retried,
+                report.failed,
+                report.skipped,
+                report.planned,
+            )
+        return report
+
+    async def _deliver(self, outbound: Outbound) -> Pushed:
+        courier = self.couriers.get(outbound.user.channel)
+        async with self._in_flight:
+            if courier is None:
+                pushed = Pushed.RETRY  # that channel is not running in this process now
+            else:
+                try:
+                    pushed = await courier.push(outbound.user, outbound.messages)
+                except Exception:  # a channel's bug must not lose the row: it is retried
+                    log.exception("pushing delivery %d failed", outbound.delivery.id)
+                    pushed = Pushed.RETRY
+        await self._run(self.nudges.settle, outbound.delivery, pushed, self.clock(), self.claimant)
+        return pushed
+
+    async def _run(self, work: Callable[..., T], *args: Any) -> T:
+        return await asyncio.get_running_loop().run_in_executor(self._database, work, *args)
+
+    def close(self) -> None:
+        self._database.shutdown(wait=True)

@@ -1,0 +1,286 @@
+"""The nudges as rows: planning them, claiming the due ones, and what each one says.
+
+Everything here runs in store transactions on a worker thread; the dispatcher
+(`bot.nudges.dispatcher`) calls it from its tick and hands the messages to the chat
+channels. The database decides: a nudge is sent because its row was claimed, and the
+unique (worker, kind, period) key means no second row for the same nudge can exist.
+
+Kinds of row:
+- weekly: the worker's weekly nudge; its period is the local date it falls on. One is
+  planned ahead for every worker who has not opted out; when it is settled, the next is.
+- snoozed: "remind me tomorrow", at most one a day.
+- draft_reminder: one gentle reminder about a reflection paused and untouched for a
+  day; its period names the reflection, so it is never sent twice.
+
+A weekly nudge is not sent (it is skipped, and says why in the row) when the worker
+finished a reflection in the six days before it: they have reflected this week, and a
+message asking them to would only be noise.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from bot.dialogues import Catalog
+from bot.messages import Choice, Outgoing, Pushed, UserRef
+from bot.nudges import wording
+from bot.nudges.schedule import (
+    NudgeSchedule,
+    due_between,
+    local_date,
+    local_instant,
+    next_nudge,
+    remind_tomorrow,
+)
+from bot.store import Store, Transaction
+from bot.store.deliveries import (
+    Delivery,
+    DeliveryBook,
+    NudgeSettingsBook,
+    PlannedRow,
+    StoredNudgeSettings,
+)
+
+log = logging.getLogger(__name__)
+
+WEEKLY = "weekly"
+SNOOZED = "snoozed"
+DRAFT_REMINDER = "draft_reminder"
+WEEKLY_DIALOGUE = "weekly"
+DRAFT_QUIET = timedelta(hours=24)  # a paused reflection untouched this long gets a reminder
+REFLECTED_RECENTLY = timedelta(days=6)
+RETRY_BACKOFF = (timedelta(minutes=1), timedelta(minutes=5), timedelta(minutes=20))
+PLAN_BATCH = 1_000
+
+
+@dataclass(frozen=True, slots=True)
+class NudgeDefaults:
+    """The organisation's default schedule (config `nudges:`), for settings left unset."""
+
+    weekdays: frozenset[int] = frozenset({4})
+    at: time = time(14, 0)
+    timezone: str = "Europe/London"
+    working_days_only: bool = False
+    grace: timedelta = timedelta(hours=6)
+
+
+@dataclass(frozen=True, slots=True)
+class Outbound:
+    """A claimed row, ready to go: to whom, and what to say."""
+
+    delivery: Delivery
+    user: UserRef
+    messages: tuple[Outgoing, ...]
+
+
+@dataclass(slots=True)
+class Claimed:
+    outbound: list[Outbound] = field(default_factory=list)
+    skipped: int = 0
+
+
+def nudge_buttons(dialogue: str = WEEKLY_DIALOGUE) -> tuple[Choice, ...]:
+    return (
+        Choice(f"reflect {dialogue}", wording.REFLECT_NOW),
+        Choice("nudge tomorrow", wording.TOMORROW),
+        Choice("nudge skip", wording.SKIP_WEEK),
+    )
+
+
+class Nudges:
+    def __init__(self, store: Store, catalog: Catalog, defaults: NudgeDefaults) -> None:
+        self.store = store
+        self.catalog = catalog
+        self.defaults = defaults
+
+    # ---- schedules -------------------------------------------------------------
+
+    def schedule(self, tx: Transaction, user_id: int) -> NudgeSchedule:
+        """The worker's own settings over the organisation's defaults."""
+        own = NudgeSettingsBook(tx.connection).get(user_id)
+        return self._merge(own, tx.timezone(user_id))
+
+    def _merge(self, own: StoredNudgeSettings | None, known_zone: str | None) -> NudgeSchedule:
+        defaults = self.defaults
+        weekdays = (
+            frozenset(int(day) for day in own.weekdays.split(","))
+            if own is not None and own.weekdays
+            else defaults.weekdays
+        )
+        at = time.fromisoformat(own.at) if own is not None and own.at else defaults.at
+        zone = (own.timezone if own is not None else None) or known_zone or defaults.timezone
+        working = (
+            own.working_days_only
+            if own is not None and own.working_days_only is not None
+            else defaults.working_days_only
+        )
+        return NudgeSchedule(
+            weekdays=weekdays,
+            at=at,
+            timezone=zone,
+            working_days_only=working,
+            paused_until=own.paused_until if own is not None else None,
+            opted_out=own.opted_out if own is not None else False,
+        )
+
+    # ---- planning ----------------------------------------------------------------
+
+    def plan(self, now: datetime) -> int:
+        """Plan the next weekly nudge of everyone who has none, and draft reminders."""
+        planned = 0
+        after = 0
+        while True:
+            with self.store.transaction() as tx:
+                book = DeliveryBook(tx.connection)
+                ids = book.workers_needing(WEEKLY, now, PLAN_BATCH, after=after)
+                rows = []
+                for user_id in ids:
+                    schedule = self.schedule(tx, user_id)
+                    due = next_nudge(schedule, now)
+                    if due is not None:
+                        period = local_date(schedule.timezone, due).isoformat()
+                        rows.append(PlannedRow(user_id, WEEKLY, period, due))
+                planned += book.plan_many(rows, now)
+            if len(ids) < PLAN_BATCH:
+                break
+            after = ids[-1]
+        with self.store.transaction() as tx:
+            rows = [
+                PlannedRow(
+                    draft.user_id,
+                    DRAFT_REMINDER,
+                    f"draft:{draft.key}",
+                    draft.updated_at + DRAFT_QUIET,
+                    reference=draft.key,
+                )
+                for draft in tx.quiet_drafts(now - DRAFT_QUIET, PLAN_BATCH)
+            ]
+            planned += DeliveryBook(tx.connection).plan_many(rows, now)
+        return planned
+
+    # ---- claiming and settling --------------------------------------------------------
+
+    def claim(self, now: datetime, claimant: str, limit: int, lease: timedelta) -> Claimed:
+        """Claim due rows and say what each one should send; rows that should not be
+        sent any more (too late, reflected already, carried on) are skipped here."""
+        claimed = Claimed()
+        with self.store.transaction() as tx:
+            book = DeliveryBook(tx.connection)
+            for delivery in book.claim(now, claimant, limit, lease):
+                reason = self._reason_to_skip(tx, delivery, now)
+                target = tx.reachable_as(delivery.user_id) if reason is None else None
+                if reason is None and target is None:
+                    reason = "no chat app to reach the worker in"
+                if reason is not None or target is None:
+                    book.skipped(delivery.id, reason or "unreachable", claimant=claimant)
+                    log.info("delivery %d (%s) skipped: %s", delivery.id, delivery.kind, reason)
+                    self._plan_following(tx, book, delivery, now)
+                    claimed.skipped += 1
+                    continue
+                messages = self._messages(tx, delivery)
+                claimed.outbound.append(Outbound(delivery, target, messages))
+        return claimed
+
+    def _reason_to_skip(self, tx: Transaction, delivery: Delivery, now: datetime) -> str | None:
+        if now - delivery.due_at > self.defaults.grace:
+            return "the grace window had passed (the bot was not running)"
+        if delivery.kind in {WEEKLY, SNOOZED}:
+            schedule = self.schedule(tx, delivery.user_id)
+            if schedule.opted_out:
+                return "the worker has stopped weekly nudges"
+            if delivery.kind == WEEKLY and not schedule.nudges_on(
+                local_date(schedule.timezone, delivery.due_at)
+            ):
+                return "the worker's schedule changed"
+            if tx.finished_since(delivery.user_id, delivery.due_at - REFLECTED_RECENTLY):
+                return "the worker reflected this week already"
+        if delivery.kind == DRAFT_REMINDER:
+            draft = tx.draft(delivery.reference or "")
+            if draft is None or draft.updated_at + DRAFT_QUIET > delivery.due_at:
+                return "the reflection was carried on, finished or discarded"
+        return None
+
+    def _messages(self, tx: Transaction, delivery: Delivery) -> tuple[Outgoing, ...]:
+        if delivery.kind == DRAFT_REMINDER:
+            dialogue = self.catalog.get(tx.dialogue_of(delivery.reference or "") or "")
+            title = dialogue.title if dialogue is not None else "your reflection"
+            return (
+                Outgoing(
+                    wording.DRAFT_REMINDER.format(title=title),
+                    shortcuts=(Choice("resume", wording.CARRY_ON),),
+                ),
+            )
+        text = wording.SNOOZED if delivery.kind == SNOOZED else wording.WEEKLY
+        return (Outgoing(text, shortcuts=nudge_buttons(), footer=wording.HOW_TO_CHANGE),)
+
+    def settle(self, delivery: Delivery, pushed: Pushed, now: datetime, claimant: str) -> None:
+        """Record what became of a claimed row: sent, retried later, or failed for good."""
+        with self.store.transaction() as tx:
+            book = DeliveryBook(tx.connection)
+            if pushed is Pushed.SENT:
+                book.sent(delivery.id, now, claimant=claimant)
+            elif pushed is Pushed.RETRY and delivery.attempts <= len(RETRY_BACKOFF):
+                pause = RETRY_BACKOFF[delivery.attempts - 1]
+                book.retry(
+                    delivery.id, now + pause, "not delivered; will try again", claimant=claimant
+                )
+                return
+            else:
+                outcome = "unreachable" if pushed is Pushed.GONE else "gave up after retries"
+                book.failed(delivery.id, outcome, claimant=claimant)
+                log.warning("delivery %d (%s) failed: %s", delivery.id, delivery.kind, outcome)
+            self._plan_following(tx, book, delivery, now)
+
+    def _plan_following(
+        self, tx: Transaction, book: DeliveryBook, delivery: Delivery, now: datetime
+    ) -> None:
+        """Plan the weekly nudge after a settled one at once, so one that falls due while
+        the bot is down has a row, and is sent late or skipped, never silently lost.
+        Weeks missed beyond the grace window are counted in the log, not given rows."""
+        if delivery.kind != WEEKLY:
+            return
+        schedule = self.schedule(tx, delivery.user_id)
+        horizon = now - self.defaults.grace
+        if horizon > delivery.due_at:
+            missed = len(due_between(schedule, delivery.due_at, horizon))
+            if missed:
+                log.info(
+                    "%d weekly nudge(s) of worker %d fell in downtime", missed, delivery.user_id
+                )
+        due = next_nudge(schedule, max(delivery.due_at, horizon))
+        if due is not None:
+            period = local_date(schedule.timezone, due).isoformat()
+            book.plan(delivery.user_id, WEEKLY, period, due, now)
+
+    # ---- what a worker can say about them ------------------------------------------------
+
+    def command(
+        self, tx: Transaction, user_id: int, argument: str, now: datetime
+    ) -> Sequence[Outgoing]:
+        """`nudge tomorrow` and `nudge skip`, from the nudge's buttons (or typed)."""
+        schedule = self.schedule(tx, user_id)
+        book = DeliveryBook(tx.connection)
+        word = argument.strip().lower()
+        if word == "tomorrow":
+            due = remind_tomorrow(schedule, now)
+            period = local_date(schedule.timezone, due).isoformat()
+            if not book.plan(user_id, SNOOZED, period, due, now):
+                book.move(user_id, SNOOZED, period, due)
+            when = due.astimezone(ZoneInfo(schedule.timezone)).strftime("%H:%M")
+            return [Outgoing(wording.WILL_REMIND.format(when=when))]
+        if word == "skip":
+            today = local_date(schedule.timezone, now)
+            next_monday = today + timedelta(days=7 - today.weekday())
+            week_ends = local_instant(schedule.timezone, next_monday, time(0, 0))
+            for pending in book.pending_for(user_id):
+                if pending.kind in {WEEKLY, SNOOZED} and pending.due_at < week_ends:
+                    book.cancel(user_id, pending.kind, pending.period, "skipped by the worker")
+            paused = schedule.paused_until
+            if paused is None or paused < next_monday:
+                NudgeSettingsBook(tx.connection).save(user_id, now, paused_until=next_monday)
+            return [Outgoing(wording.SKIPPED)]
+        return [Outgoing(wording.UNKNOWN)]

@@ -1,0 +1,246 @@
+"""Weekly nudges and reminders, planned, claimed and delivered, with an injected clock.
+
+Everything runs on the real service and store (SQLite file and PostgreSQL); the clock is
+moved by hand, so nothing sleeps. The channels are stood in for by a courier that
+records what it was given; the channels' own `push` is tested against the fake Telegram
+and the fake Slack in their test files and in the end-to-end test at the bottom.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator, Sequence
+from datetime import UTC, datetime, time, timedelta
+
+import pytest
+from sqlalchemy import select
+
+from bot.dialogues import Catalog
+from bot.messages import Outgoing, Pushed, UserRef
+from bot.nudges import wording
+from bot.nudges.dispatcher import Dispatcher
+from bot.nudges.planner import NudgeDefaults, Nudges
+from bot.service import ConversationService
+from bot.store.models import deliveries
+from bot.store.repository import Store
+from tests.conftest import Clock
+from tests.worker import Worker, finish_a_reflection
+
+FRIDAY_2PM = datetime(2026, 11, 27, 14, 0, tzinfo=UTC)  # 14:00 in London in winter
+LONG = "We met at the family home and talked through the plan for the coming weeks together."
+
+
+class Courier:
+    """Stands in for a channel: records what it is given, answers as told."""
+
+    def __init__(self) -> None:
+        self.pushed: list[tuple[UserRef, list[str]]] = []
+        self.answers: list[Pushed] = []
+
+    async def push(self, user: UserRef, messages: Sequence[Outgoing]) -> Pushed:
+        answer = self.answers.pop(0) if self.answers else Pushed.SENT
+        if answer is Pushed.SENT:
+            self.pushed.append((user, [m.text for m in messages]))
+        return answer
+
+
+@pytest.fixture
+def nudges(store: Store, catalog: Catalog) -> Nudges:
+    return Nudges(store, catalog, NudgeDefaults(weekdays=frozenset({4}), at=time(14, 0)))
+
+
+@pytest.fixture
+def chat(
+    store: Store, catalog: Catalog, clock: Clock, nudges: Nudges
+) -> Iterator[ConversationService]:
+    service = ConversationService(store, catalog, clock=clock, nudges=nudges)
+    yield service
+    service.close()
+
+
+@pytest.fixture
+def courier() -> Courier:
+    return Courier()
+
+
+@pytest.fixture
+def dispatcher(nudges: Nudges, courier: Courier, clock: Clock) -> Iterator[Dispatcher]:
+    made = Dispatcher(nudges, {"telegram": courier, "slack": courier}, clock, claimant="test")
+    yield made
+    made.close()
+
+
+def worker(chat: ConversationService, number: int = 1) -> Worker:
+    person = Worker(chat, UserRef("telegram", str(1000 + number), f"Worker {number}"))
+    person.start()  # a first message makes them a worker with an identity
+    return person
+
+
+def tick(dispatcher: Dispatcher) -> tuple[int, int, int, int]:
+    report = asyncio.run(dispatcher.tick())
+    return report.sent, report.retried, report.failed, report.skipped
+
+
+def rows(store: Store) -> list[tuple[str, str, str, datetime]]:
+    with store.engine.connect() as connection:
+        found = connection.execute(
+            select(
+                deliveries.c.kind, deliveries.c.period, deliveries.c.status, deliveries.c.due_at
+            ).order_by(deliveries.c.id)
+        )
+        return [(r.kind, r.period, r.status, r.due_at) for r in found]
+
+
+def test_a_weekly_nudge_is_sent_once_at_the_workers_time_and_the_next_is_planned(
+    chat: ConversationService, dispatcher: Dispatcher, courier: Courier, clock: Clock, store: Store
+) -> None:
+    person = worker(chat)
+    assert tick(dispatcher) == (0, 0, 0, 0)
+    assert rows(store) == [("weekly", "2026-11-27", "pending", FRIDAY_2PM)]
+    clock.now = FRIDAY_2PM - timedelta(seconds=1)
+    assert tick(dispatcher) == (0, 0, 0, 0)
+    clock.now = FRIDAY_2PM + timedelta(seconds=20)
+    assert tick(dispatcher) == (1, 0, 0, 0)
+    assert courier.pushed == [(UserRef("telegram", "1001"), [wording.WEEKLY])]
+    clock.advance(seconds=30)
+    assert tick(dispatcher) == (0, 0, 0, 0)  # sent once; the next one is a week away
+    assert [(k, p, s) for k, p, s, _ in rows(store)] == [
+        ("weekly", "2026-11-27", "sent"),
+        ("weekly", "2026-12-04", "pending"),
+    ]
+    assert person.user.external_id == "1001"
+
+
+def test_after_downtime_a_nudge_is_sent_within_the_grace_window_and_skipped_after_it(
+    chat: ConversationService, dispatcher: Dispatcher, courier: Courier, clock: Clock, store: Store
+) -> None:
+    worker(chat)
+    tick(dispatcher)
+    clock.now = FRIDAY_2PM + timedelta(hours=5, minutes=59)  # the bot was down since noon
+    assert tick(dispatcher) == (1, 0, 0, 0)
+    clock.now = datetime(2026, 12, 4, 20, 1, tzinfo=UTC)  # down all afternoon next week
+    assert tick(dispatcher) == (0, 0, 0, 1)
+    assert len(courier.pushed) == 1
+    statuses = [(p, s) for _, p, s, _ in rows(store)]
+    assert statuses == [
+        ("2026-11-27", "sent"),
+        ("2026-12-04", "skipped"),
+        ("2026-12-11", "pending"),
+    ]
+
+
+def test_a_worker_who_reflected_this_week_is_not_asked_again(
+    chat: ConversationService, dispatcher: Dispatcher, courier: Courier, clock: Clock, store: Store
+) -> None:
+    person = worker(chat)
+    tick(dispatcher)
+    clock.now = datetime(2026, 11, 25, 10, 0, tzinfo=UTC)  # Wednesday
+    finish_a_reflection(chat, person.user, LONG)
+    clock.now = FRIDAY_2PM + timedelta(seconds=5)
+    assert tick(dispatcher) == (0, 0, 0, 1)
+    assert courier.pushed == []
+
+
+def test_remind_me_tomorrow_comes_back_the_next_day_and_skip_this_week_stops_it(
+    chat: ConversationService, dispatcher: Dispatcher, courier: Courier, clock: Clock, store: Store
+) -> None:
+    person = worker(chat)
+    tick(dispatcher)
+    clock.now = FRIDAY_2PM + timedelta(seconds=5)
+    tick(dispatcher)
+    reply = person.says("nudge tomorrow")
+    assert reply.messages[0].text == wording.WILL_REMIND.format(when="14:00")
+    clock.now = FRIDAY_2PM + timedelta(days=1, seconds=5)
+    assert tick(dispatcher) == (1, 0, 0, 0)
+    assert courier.pushed[-1][1] == [wording.SNOOZED]
+    person.says("nudge tomorrow")  # Sunday, then
+    assert person.says("nudge skip").messages[0].text == wording.SKIPPED
+    clock.now = FRIDAY_2PM + timedelta(days=2, seconds=5)
+    assert tick(dispatcher) == (0, 0, 0, 0)
+    kinds = [(k, p, s) for k, p, s, _ in rows(store)]
+    assert ("snoozed", "2026-11-29", "cancelled") in kinds
+    assert ("weekly", "2026-12-04", "pending") in kinds  # next week's is still on
+
+
+def test_a_failed_send_is_retried_with_backoff_then_marked_failed(
+    chat: ConversationService, dispatcher: Dispatcher, courier: Courier, clock: Clock, store: Store
+) -> None:
+    worker(chat)
+    tick(dispatcher)
+    courier.answers = [Pushed.RETRY, Pushed.RETRY]
+    clock.now = FRIDAY_2PM
+    assert tick(dispatcher) == (0, 1, 0, 0)
+    clock.advance(seconds=30)
+    assert tick(dispatcher) == (0, 0, 0, 0)  # waits out its backoff
+    clock.advance(minutes=1)
+    assert tick(dispatcher) == (0, 1, 0, 0)
+    clock.advance(minutes=5)
+    assert tick(dispatcher) == (1, 0, 0, 0)
+    assert len(courier.pushed) == 1
+    worker(chat, 2)
+    tick(dispatcher)
+    courier.answers = [Pushed.GONE]
+    clock.now = datetime(2026, 12, 4, 14, 0, tzinfo=UTC)
+    sent, retried, failed, _ = tick(dispatcher)
+    assert (sent, retried, failed) == (1, 0, 1)
+    assert [s for _, _, s, _ in rows(store)].count("failed") == 1
+
+
+def test_a_reflection_paused_for_a_day_gets_one_gentle_reminder(
+    chat: ConversationService, dispatcher: Dispatcher, courier: Courier, clock: Clock
+) -> None:
+    person = worker(chat)
+    person.start("gibbs_quick")
+    person.says(LONG)
+    person.says("pause")
+    paused_at = clock.now
+    clock.now = paused_at + timedelta(hours=23)
+    tick(dispatcher)
+    assert courier.pushed == []
+    clock.now = paused_at + timedelta(hours=24, seconds=30)
+    assert tick(dispatcher) == (1, 0, 0, 0)
+    assert courier.pushed[0][1] == [wording.DRAFT_REMINDER.format(title="Quick Gibbs")]
+    clock.advance(days=2)
+    assert tick(dispatcher)[0] == 0  # never more than once
+
+
+def test_a_reminder_for_a_reflection_carried_on_meanwhile_is_skipped(
+    chat: ConversationService,
+    dispatcher: Dispatcher,
+    courier: Courier,
+    clock: Clock,
+    nudges: Nudges,
+) -> None:
+    person = worker(chat)
+    person.start("gibbs_quick")
+    person.says(LONG)
+    person.says("pause")
+    clock.advance(hours=24, seconds=10)
+    nudges.plan(clock.now)  # the reminder is planned ...
+    person.says("resume")  # ... and the worker carries on before it goes out
+    assert tick(dispatcher) == (0, 0, 0, 1)
+    assert courier.pushed == []
+
+
+def test_two_dispatchers_at_once_send_each_nudge_exactly_once(
+    chat: ConversationService, nudges: Nudges, clock: Clock, store: Store
+) -> None:
+    for number in range(1, 61):
+        worker(chat, number)
+    first, second = Courier(), Courier()
+    one = Dispatcher(nudges, {"telegram": first}, clock, claimant="one", batch=7)
+    two = Dispatcher(nudges, {"telegram": second}, clock, claimant="two", batch=7)
+    try:
+        asyncio.run(one.tick())
+        clock.now = FRIDAY_2PM + timedelta(seconds=1)
+
+        async def both() -> None:
+            await asyncio.gather(one.tick(), two.tick())
+
+        asyncio.run(both())
+    finally:
+        one.close()
+        two.close()
+    users = [user.external_id for user, _ in first.pushed + second.pushed]
+    assert sorted(users) == sorted(str(1000 + n) for n in range(1, 61))
+    assert [s for k, _, s, _ in rows(store) if k == "weekly"].count("sent") == 60
