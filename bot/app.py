@@ -11,6 +11,7 @@ import os
 import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from datetime import time, timedelta
 from pathlib import Path
 
 from sqlalchemy import Engine
@@ -19,6 +20,7 @@ from sqlalchemy.exc import ArgumentError
 
 from bot.config import Config
 from bot.dialogues import Catalog, load_catalog
+from bot.nudges.planner import NudgeDefaults, Nudges
 from bot.service import ConversationService
 from bot.store.crypto import KEYS_ENV, Cipher, KeyringError, keys_from_env, load_or_create_key_file
 from bot.store.db import DatabaseError, has_workers, open_engine, sqlite_path, upgrade
@@ -38,6 +40,7 @@ class App:
     store: Store
     catalog: Catalog
     service: ConversationService
+    nudges: Nudges | None = None
 
     def close(self) -> None:
         self.service.close()
@@ -112,8 +115,26 @@ def build_app(
         # A broken dialogue file must not stop the others; its author sees why.
         say(f"{problem} (this dialogue is left out until it is fixed)")
     store = Store(engine, cipher, organisation_name=config.settings.organisation_name)
-    service = ConversationService(store, catalog, max_answer_chars=config.settings.max_answer_chars)
-    return App(config=config, store=store, catalog=catalog, service=service)
+    nudges = nudges_from(config, store, catalog)
+    service = ConversationService(
+        store, catalog, max_answer_chars=config.settings.max_answer_chars, nudges=nudges
+    )
+    return App(config=config, store=store, catalog=catalog, service=service, nudges=nudges)
+
+
+def nudges_from(config: Config, store: Store, catalog: Catalog) -> Nudges | None:
+    """The weekly nudges with the organisation's defaults, unless config turns them off."""
+    settings = config.settings.nudges
+    if not settings.enabled:
+        return None
+    defaults = NudgeDefaults(
+        weekdays=settings.weekday_numbers,
+        at=time.fromisoformat(settings.time),
+        timezone=settings.timezone,
+        working_days_only=settings.working_days_only,
+        grace=timedelta(hours=settings.grace_hours),
+    )
+    return Nudges(store, catalog, defaults)
 
 
 def _safe_url(url: str) -> str:

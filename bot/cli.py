@@ -48,6 +48,7 @@ from bot.store.rotation import rotate_keys
 if TYPE_CHECKING:
     from bot.channels.slack import SlackChannel
     from bot.channels.telegram import TelegramChannel
+    from bot.nudges.dispatcher import Courier, Dispatcher
     from bot.web import WebServer
 
 log = logging.getLogger(__name__)
@@ -305,6 +306,7 @@ class _Running:
         self.started: list[str] = []
         self.channels: list[_Channel] = []  # every channel whose start was begun
         self.server: WebServer | None = None
+        self.dispatcher: Dispatcher | None = None
         self.secrets = [
             secret
             for section in (config.settings.telegram, config.settings.slack)
@@ -344,6 +346,24 @@ class _Running:
                 self.started.append("Slack (Socket Mode)")
             else:
                 self.started.append("Slack (HTTP mode)")
+        self._start_nudges(telegram, slack)
+
+    def _start_nudges(self, telegram: TelegramChannel | None, slack: SlackChannel | None) -> None:
+        """The weekly nudges' tick, once the channels that deliver them are up."""
+        nudges = self.app.nudges
+        couriers: dict[str, Courier] = {}
+        if telegram is not None:
+            couriers["telegram"] = telegram
+        if slack is not None:
+            couriers["slack"] = slack
+        if nudges is None or not couriers:
+            return
+        from bot.nudges.dispatcher import Dispatcher
+
+        self.step = "nudges"
+        self.dispatcher = Dispatcher(nudges, couriers, utcnow)
+        self.dispatcher.start(self.config.settings.nudges.tick_seconds)
+        self.started.append("weekly nudges")
 
     def _telegram(self, settings: TelegramSettings) -> TelegramChannel:
         # Imported here: a platform's library is loaded only when it is configured.
@@ -385,6 +405,8 @@ class _Running:
         self.server = await start_server(web_app, settings.web.listen, self.config.web_port)
 
     async def stop(self) -> None:
+        if self.dispatcher is not None:
+            await self.dispatcher.stop()  # a tick under way finishes its deliveries
         if self.server is not None:
             await self.server.stop()
         results = await asyncio.gather(

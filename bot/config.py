@@ -13,11 +13,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import platformdirs
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from bot.nudges.schedule import is_zone
 from bot.yamlsource import Located, Problem, YamlError, load_file, validation_problems
 
 CONFIG_ENV = "CRITICAL_FRIEND_CONFIG"
@@ -215,12 +215,8 @@ class NudgeConfig(BaseModel):
     @field_validator("timezone")
     @classmethod
     def _known_zone(cls, value: str) -> str:
-        try:
-            ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(
-                "is not a time zone name such as Europe/London or America/New_York"
-            ) from None
+        if not is_zone(value):
+            raise ValueError("is not a time zone name such as Europe/London or America/New_York")
         return value
 
     @property

@@ -19,7 +19,6 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TypeVar
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from bot import journal
 from bot.dialogues import Catalog
@@ -60,6 +59,7 @@ from bot.messages import (
 )
 from bot.nudges import wording as nudge_wording
 from bot.nudges.planner import Nudges
+from bot.nudges.schedule import is_zone
 from bot.store import (
     JournalEntry,
     KeyringError,
@@ -107,14 +107,6 @@ class Overview:
 
     unfinished: tuple[Unfinished, ...]  # begun and not finished, newest first
     recent: tuple[Finished, ...]  # finished, newest first
-
-
-def valid_timezone(name: str) -> bool:
-    try:
-        ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        return False
-    return True
 
 
 class ConversationService:
@@ -188,7 +180,7 @@ class ConversationService:
 
     async def note_timezone(self, user: UserRef, name: str) -> bool:
         """Keep a member's time zone (an IANA name) for the scheduler; False if not kept."""
-        if not valid_timezone(name):
+        if not is_zone(name):
             return False
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(

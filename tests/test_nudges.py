@@ -244,3 +244,58 @@ def test_two_dispatchers_at_once_send_each_nudge_exactly_once(
     users = [user.external_id for user, _ in first.pushed + second.pushed]
     assert sorted(users) == sorted(str(1000 + n) for n in range(1, 61))
     assert [s for k, _, s, _ in rows(store) if k == "weekly"].count("sent") == 60
+
+
+def test_nudges_reach_workers_through_the_fake_telegram_and_slack_once_despite_429s(
+    chat: ConversationService, nudges: Nudges, clock: Clock, store: Store
+) -> None:
+    from bot.channels.slack import SlackChannel
+    from bot.channels.telegram import TelegramChannel
+    from tests.fakes.slack import FakeSlack
+    from tests.fakes.telegram import FakeTelegram
+
+    async def scenario() -> None:
+        async with FakeTelegram() as telegram_api, FakeSlack() as slack_api:
+            slack_api.register_user("U0WORKER01")
+            on_telegram = Worker(chat, UserRef("telegram", "4242", "Tam"))
+            on_slack = Worker(chat, UserRef("slack", f"{slack_api.team_id}:U0WORKER01"))
+            for person in (on_telegram, on_slack):
+                await asyncio.to_thread(person.start)
+            telegram = TelegramChannel(
+                chat, token=telegram_api.token, base_url=telegram_api.base_url
+            )
+            slack = SlackChannel(
+                chat,
+                bot_token=slack_api.bot_token,
+                allowed_team_ids=[slack_api.team_id],
+                api_base_url=slack_api.api_url,
+                signing_secret="unused-in-this-test",
+            )
+            await telegram.application.initialize()
+            await slack.start_http()
+            dispatcher = Dispatcher(nudges, {"telegram": telegram, "slack": slack}, clock)
+            try:
+                await dispatcher.tick()  # plans both
+                telegram_api.register_user(4242)
+                telegram_api.fail_next("sendMessage", 429, retry_after=1)
+                slack_api.fail_next("chat.postMessage", 429, retry_after=1)
+                clock.now = FRIDAY_2PM + timedelta(seconds=3)
+                report = await dispatcher.tick()
+                assert (report.sent, report.retried, report.failed) == (2, 0, 0)
+                again = await dispatcher.tick()
+                assert again.sent == 0
+            finally:
+                await dispatcher.stop()
+                await telegram.application.shutdown()
+                await slack.stop()
+            (message,) = telegram_api.sent_messages(4242)
+            assert message["text"].startswith(wording.WEEKLY)
+            labels = [row[0]["text"] for row in message["reply_markup"]["inline_keyboard"]]
+            assert labels == [wording.REFLECT_NOW, wording.TOMORROW, wording.SKIP_WEEK]
+            assert len(telegram_api.calls_to("sendMessage")) == 2  # the 429, then the message
+            (posted,) = slack_api.messages_in("U0WORKER01")
+            assert posted["blocks"][0]["text"]["text"] == wording.WEEKLY
+            statuses = [c.status for c in slack_api.calls_to("chat.postMessage")]
+            assert statuses == [429, 200]
+
+    asyncio.run(scenario())

@@ -16,8 +16,10 @@ import socket
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol, TypeVar
+
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from bot.messages import Outgoing, Pushed, UserRef
 from bot.nudges.planner import Nudges, Outbound
@@ -65,9 +67,41 @@ class Dispatcher:
         # Database work leaves the event loop; one thread keeps a tick's steps in order.
         self._database = ThreadPoolExecutor(max_workers=1, thread_name_prefix="nudges")
         self._in_flight = asyncio.Semaphore(IN_FLIGHT)
+        self._ticking = asyncio.Lock()
+        self._closed = False
+        self._scheduler: AsyncIOScheduler | None = None
+
+    def start(self, every_seconds: float) -> None:
+        """Tick now and then every `every_seconds`, in the running event loop."""
+        scheduler = AsyncIOScheduler(timezone=UTC)
+        scheduler.add_job(
+            self.tick,
+            "interval",
+            seconds=every_seconds,
+            next_run_time=datetime.now(UTC),
+            max_instances=1,  # a slow tick is never overlapped by the next
+            coalesce=True,
+            misfire_grace_time=None,
+        )
+        scheduler.start()
+        self._scheduler = scheduler
+
+    async def stop(self) -> None:
+        """No more ticks; a tick under way finishes its deliveries first."""
+        if self._scheduler is not None and self._scheduler.running:
+            self._scheduler.shutdown(wait=False)
+        async with self._ticking:
+            self._closed = True
+        self._database.shutdown(wait=True)
 
     async def tick(self) -> TickReport:
         """Plan what is missing, then deliver everything due, batch by batch."""
+        async with self._ticking:
+            if self._closed:
+                return TickReport()
+            return await self._tick()
+
+    async def _tick(self) -> TickReport:
         report = TickReport()
         try:
             report.planned = await self._run(self.nudges.plan, self.clock())
@@ -118,4 +152,5 @@ class Dispatcher:
         return await asyncio.get_running_loop().run_in_executor(self._database, work, *args)
 
     def close(self) -> None:
+        """For callers without an event loop (tests): release the database thread."""
         self._database.shutdown(wait=True)

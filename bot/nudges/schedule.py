@@ -63,10 +63,20 @@ class NudgeSchedule:
         return day.weekday() in self.days and not paused
 
 
+def is_zone(name: str) -> bool:
+    """Whether `name` is an IANA time zone this machine knows ("Europe/London")."""
+    try:
+        _zone(name)
+    except ValueError:
+        return False
+    return True
+
+
 def _zone(name: str) -> ZoneInfo:
     try:
         return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
+    # A folder of the zone database ("Europe") is an OSError, not "not found".
+    except (ZoneInfoNotFoundError, ValueError, OSError):
         raise ValueError(
             f"{name!r} is not a time zone we know; use an IANA name such as 'Europe/London'."
         ) from None
