@@ -69,8 +69,24 @@ def shortcuts(entries: Sequence[JournalEntry], catalog: Catalog) -> tuple[Choice
     )
 
 
+def _labelled(answers: dict[str, str], dialogue_id: str, catalog: Catalog) -> list[tuple[str, str]]:
+    """Each answer under its question's first line (and stage), in the order answered."""
+    dialogue = catalog.get(dialogue_id)
+    sections = []
+    for step_id, text in answers.items():
+        label = step_id.replace("_", " ").capitalize()
+        if dialogue is not None and dialogue.has_step(step_id):
+            step = dialogue.step(step_id)
+            label = step.prompt.strip().splitlines()[0]
+            stage = dialogue.stage_label(step)
+            if stage:
+                label = f"{stage}: {label}"
+        sections.append((label, text))
+    return sections
+
+
 def render_one(record: ReflectionRecord, catalog: Catalog, fmt: Format) -> str:
-    dialogue = catalog.get(record.dialogue_id)
+    """One reflection in full, with any follow-ups of its plan after it."""
     if fmt == "json":
         return json.dumps(
             {
@@ -82,25 +98,30 @@ def render_one(record: ReflectionRecord, catalog: Catalog, fmt: Format) -> str:
                 "answers": record.answers,
                 "revisions": record.revisions,
                 "summary": record.summary,
+                "follow_ups": [
+                    {"finished_at": f.finished_at.isoformat(), "answers": f.answers}
+                    for f in record.follow_ups
+                ],
             },
             ensure_ascii=False,
             indent=2,
         )
     heading = f"{title(catalog, record.dialogue_id)}, {record.finished_at:%A %d %B %Y}"
-    sections = []
-    for step_id, text in record.answers.items():
-        label = step_id.replace("_", " ").capitalize()
-        if dialogue is not None and dialogue.has_step(step_id):
-            step = dialogue.step(step_id)
-            label = step.prompt.strip().splitlines()[0]
-            stage = dialogue.stage_label(step)
-            if stage:
-                label = f"{stage}: {label}"
-        sections.append((label, text))
+    sections = _labelled(record.answers, record.dialogue_id, catalog)
+    later = [
+        (f"Follow-up, {f.finished_at:%A %d %B %Y}", _labelled(f.answers, f.dialogue_id, catalog))
+        for f in record.follow_ups
+    ]
     if fmt == "markdown":
         parts = [f"# {heading}"]
         parts.extend(f"## {label}\n\n{text}" for label, text in sections)
+        for subheading, answers in later:
+            parts.append(f"## {subheading}")
+            parts.extend(f"### {label}\n\n{text}" for label, text in answers)
         return "\n\n".join(parts)
     parts = [f"{heading}\n{'=' * min(len(heading), 72)}"]
     parts.extend(f"{label}\n{text}" for label, text in sections)
+    for subheading, answers in later:
+        parts.append(f"{subheading}\n{'-' * len(subheading)}")
+        parts.extend(f"{label}\n{text}" for label, text in answers)
     return "\n\n".join(parts)

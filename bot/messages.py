@@ -157,9 +157,10 @@ COMMAND_WORDS = frozenset(
         "menu",
         "resume",
         "nudge",
+        "followup",
     }
 )
-ARGUMENT_COMMANDS = frozenset({"journal", "reflect", "nudge"})
+ARGUMENT_COMMANDS = frozenset({"journal", "reflect", "nudge", "followup"})
 _COMMAND = re.compile(r"^/?([A-Za-z_]+)(?:@\w+)?(?:\s+(.*))?$", re.DOTALL)
 
 

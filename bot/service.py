@@ -16,7 +16,7 @@ import time
 import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import TypeVar
 
@@ -58,7 +58,7 @@ from bot.messages import (
     parse_command,
 )
 from bot.nudges import wording as nudge_wording
-from bot.nudges.planner import Nudges
+from bot.nudges.planner import FOLLOW_UP_DIALOGUE, Nudges
 from bot.nudges.schedule import is_zone
 from bot.store import (
     JournalEntry,
@@ -279,6 +279,18 @@ class ConversationService:
                     messages=self._journal_in_chat(tx, user_id, state, command.argument),
                     waiting=state.mode is not Mode.IDLE,
                 )
+            if isinstance(command, Command) and command.name == "followup":
+                # "Tell me how it went", from a follow-up message: the follow-up dialogue,
+                # linked to the reflection whose plan it asks about once it starts.
+                if not self._begin_follow_up(tx, user_id, command.argument):
+                    question = current_question(state)
+                    return Reply(
+                        messages=[Outgoing(nudge_wording.NO_SUCH_FOLLOW_UP)]
+                        + ([question] if question is not None else []),
+                        waiting=state.mode is not Mode.IDLE,
+                    )
+                command = Command("reflect", FOLLOW_UP_DIALOGUE)
+                incoming = replace(incoming, text=f"/reflect {FOLLOW_UP_DIALOGUE}")
             if isinstance(command, Command) and command.name == "nudge":
                 said = (
                     list(self.nudges.command(tx, user_id, command.argument, now))
@@ -333,6 +345,8 @@ class ConversationService:
             match effect:
                 case RunStarted(key=key, dialogue_id=dialogue_id):
                     tx.start_run(user_id, key, dialogue_id, now)
+                    if dialogue_id == FOLLOW_UP_DIALOGUE:
+                        self._link_follow_up(tx, user_id, key)
                 case AnswerSaved(key=key, step_id=step_id, text=text):
                     tx.save_answer(key, step_id, text, now)
                 case RunPaused(key=key, run=run):
@@ -345,6 +359,22 @@ class ConversationService:
                     tx.finish_run(key, summary, now)
                 case CheckInRequested(key=key, days=days):
                     tx.set_check_in(key, user_id, days, now)
+
+    @staticmethod
+    def _begin_follow_up(tx: Transaction, user_id: int, argument: str) -> bool:
+        check = tx.check_in(int(argument), user_id) if is_reflection_id(argument) else None
+        if check is None:
+            return False
+        tx.set_check_in_status(check.id, "started")
+        return True
+
+    @staticmethod
+    def _link_follow_up(tx: Transaction, user_id: int, key: str) -> None:
+        """A follow-up run belongs to the reflection whose check-in the worker answered."""
+        check = tx.started_check_in(user_id)
+        if check is not None:
+            tx.set_follows(key, check.key)
+            tx.set_check_in_status(check.id, "answered")
 
     def _journal_in_chat(
         self, tx: Transaction, user_id: int, state: SessionState, argument: str

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime, time, timedelta
+from typing import Any
 
 import pytest
 from sqlalchemy import select
@@ -299,3 +300,42 @@ def test_nudges_reach_workers_through_the_fake_telegram_and_slack_once_despite_4
             assert statuses == [429, 200]
 
     asyncio.run(scenario())
+
+
+def test_a_plan_is_followed_up_on_its_day_and_the_answers_join_the_reflection(
+    chat: ConversationService, dispatcher: Dispatcher, courier: Courier, clock: Clock, store: Store
+) -> None:
+    from bot import journal
+    from tests.worker import text_of
+
+    person = worker(chat)
+    finish_a_reflection(chat, person.user, LONG)  # ends with "check in: in a week"
+    clock.now = datetime(2026, 11, 30, 13, 59, tzinfo=UTC)  # the Monday a week later
+    tick(dispatcher)
+    assert [texts for _, texts in courier.pushed] == []  # Friday's weekly was not needed
+    clock.now = datetime(2026, 11, 30, 14, 0, 10, tzinfo=UTC)  # at the worker's nudge time
+    assert tick(dispatcher) == (1, 0, 0, 0)
+    (text,) = courier.pushed[-1][1]
+    assert text == wording.FOLLOW_UP.format(plan=LONG)
+    clock.advance(days=1)
+    assert tick(dispatcher)[0] == 0  # once
+    assert "can't find" in text_of(person.says("followup 99"))
+    started = person.says("followup 1")
+    assert "How did it go?" in text_of(started)
+    person.says("It went ahead on Thursday and the family were glad of it.")
+    person.says("Time with my supervisor helped; the rota got in the way.")
+    person.says("Nothing for now.")
+    record = only_reflection_of(store, person.user, "gibbs_quick")
+    (follow_up,) = record.follow_ups
+    assert follow_up.answers["how_it_went"].startswith("It went ahead on Thursday")
+    shown = journal.render_one(record, chat.catalog, "text")
+    assert "Follow-up, Tuesday 01 December 2026" in shown
+    assert "the rota got in the way" in shown
+
+
+def only_reflection_of(store: Store, user: UserRef, dialogue_id: str) -> Any:
+    with store.transaction() as tx:
+        user_id = tx.find_user(user)
+        assert user_id is not None
+        (entry,) = [e for e in tx.journal(user_id) if e.dialogue_id == dialogue_id]
+        return tx.reflection(user_id, entry.id)

@@ -11,6 +11,9 @@ Kinds of row:
 - snoozed: "remind me tomorrow", at most one a day.
 - draft_reminder: one gentle reminder about a reflection paused and untouched for a
   day; its period names the reflection, so it is never sent twice.
+- follow_up: a reflection that ended with "check in with me in a week" comes back on
+  that day at the worker's nudge time: "You planned: ... How did it go?". Its period
+  names the check-in.
 
 A weekly nudge is not sent (it is skipped, and says why in the row) when the worker
 finished a reflection in the six days before it: they have reflected this week, and a
@@ -31,6 +34,7 @@ from bot.nudges import wording
 from bot.nudges.schedule import (
     NudgeSchedule,
     due_between,
+    follow_up_at,
     local_date,
     local_instant,
     next_nudge,
@@ -50,7 +54,10 @@ log = logging.getLogger(__name__)
 WEEKLY = "weekly"
 SNOOZED = "snoozed"
 DRAFT_REMINDER = "draft_reminder"
+FOLLOW_UP = "follow_up"
 WEEKLY_DIALOGUE = "weekly"
+FOLLOW_UP_DIALOGUE = "follow_up"
+PLAN_QUOTE_CHARS = 600  # a long plan is shortened in the message; the journal has it all
 DRAFT_QUIET = timedelta(hours=24)  # a paused reflection untouched this long gets a reminder
 REFLECTED_RECENTLY = timedelta(days=6)
 RETRY_BACKOFF = (timedelta(minutes=1), timedelta(minutes=5), timedelta(minutes=20))
@@ -160,6 +167,16 @@ class Nudges:
                 for draft in tx.quiet_drafts(now - DRAFT_QUIET, PLAN_BATCH)
             ]
             planned += DeliveryBook(tx.connection).plan_many(rows, now)
+        with self.store.transaction() as tx:
+            check_ins = tx.due_check_ins(now + timedelta(days=1), PLAN_BATCH)
+            rows = []
+            for check in check_ins:
+                schedule = self.schedule(tx, check.user_id)
+                due = follow_up_at(schedule, local_date(schedule.timezone, check.due_at))
+                period = f"check-in:{check.id}"
+                rows.append(PlannedRow(check.user_id, FOLLOW_UP, period, due, str(check.id)))
+                tx.set_check_in_status(check.id, "planned")
+            planned += DeliveryBook(tx.connection).plan_many(rows, now)
         return planned
 
     # ---- claiming and settling --------------------------------------------------------
@@ -198,6 +215,10 @@ class Nudges:
                 return "the worker's schedule changed"
             if tx.finished_since(delivery.user_id, delivery.due_at - REFLECTED_RECENTLY):
                 return "the worker reflected this week already"
+        if delivery.kind == FOLLOW_UP:
+            check = tx.check_in(int(delivery.reference or 0), delivery.user_id)
+            if check is None:
+                return "the reflection it follows up is gone"
         if delivery.kind == DRAFT_REMINDER:
             draft = tx.draft(delivery.reference or "")
             if draft is None or draft.updated_at + DRAFT_QUIET > delivery.due_at:
@@ -205,6 +226,8 @@ class Nudges:
         return None
 
     def _messages(self, tx: Transaction, delivery: Delivery) -> tuple[Outgoing, ...]:
+        if delivery.kind == FOLLOW_UP:
+            return (self._follow_up_message(tx, delivery),)
         if delivery.kind == DRAFT_REMINDER:
             dialogue = self.catalog.get(tx.dialogue_of(delivery.reference or "") or "")
             title = dialogue.title if dialogue is not None else "your reflection"
@@ -217,12 +240,41 @@ class Nudges:
         text = wording.SNOOZED if delivery.kind == SNOOZED else wording.WEEKLY
         return (Outgoing(text, shortcuts=nudge_buttons(), footer=wording.HOW_TO_CHANGE),)
 
+    def _follow_up_message(self, tx: Transaction, delivery: Delivery) -> Outgoing:
+        check_in_id = int(delivery.reference or 0)
+        check = tx.check_in(check_in_id, delivery.user_id)
+        plan = self._plan_text(tx, check.key, check.dialogue_id) if check is not None else None
+        button = (Choice(f"followup {check_in_id}", wording.LOOK_BACK_NOW),)
+        if not plan:
+            return Outgoing(wording.FOLLOW_UP_NO_PLAN, shortcuts=button)
+        if len(plan) > PLAN_QUOTE_CHARS:
+            plan = plan[: PLAN_QUOTE_CHARS - 1].rstrip() + "…"
+        return Outgoing(wording.FOLLOW_UP.format(plan=plan), shortcuts=button)
+
+    def _plan_text(self, tx: Transaction, key: str, dialogue_id: str) -> str | None:
+        """What the worker planned: their answer to the last question before the check-in."""
+        dialogue = self.catalog.get(dialogue_id)
+        if dialogue is None:
+            return None
+        answers = tx.answers_of(key)
+        before_check_in: list[str] = []
+        for step in dialogue.steps:
+            if step.action == "check_in":
+                break
+            before_check_in.append(step.id)
+        for step_id in reversed(before_check_in):
+            if answers.get(step_id):
+                return answers[step_id]
+        return None
+
     def settle(self, delivery: Delivery, pushed: Pushed, now: datetime, claimant: str) -> None:
         """Record what became of a claimed row: sent, retried later, or failed for good."""
         with self.store.transaction() as tx:
             book = DeliveryBook(tx.connection)
             if pushed is Pushed.SENT:
                 book.sent(delivery.id, now, claimant=claimant)
+                if delivery.kind == FOLLOW_UP:
+                    tx.set_check_in_status(int(delivery.reference or 0), "sent")
             elif pushed is Pushed.RETRY and delivery.attempts <= len(RETRY_BACKOFF):
                 pause = RETRY_BACKOFF[delivery.attempts - 1]
                 book.retry(

@@ -131,6 +131,8 @@ conversations = Table(
     Column("started_at", UTCDateTime, nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),
     Column("finished_at", UTCDateTime, nullable=True),
+    # A follow-up ("how did your plan go?") names the reflection it follows up.
+    Column("follows_key", String(36), nullable=True),
     Index(None, "user_id", "status"),
 )
 

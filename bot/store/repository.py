@@ -57,10 +57,26 @@ class JournalEntry:
 
 
 @dataclass(frozen=True, slots=True)
+class DueCheckIn:
+    id: int
+    user_id: int
+    due_at: datetime
+    key: str  # of the reflection whose plan it checks on
+    dialogue_id: str
+
+
+@dataclass(frozen=True, slots=True)
 class StoredDraftRef:
     user_id: int
     key: str
     updated_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class FollowUpRecord:
+    dialogue_id: str
+    finished_at: datetime
+    answers: dict[str, str]
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,6 +88,7 @@ class ReflectionRecord:
     summary: str
     answers: dict[str, str]  # step id -> final text, in the order first answered
     revisions: dict[str, list[str]] = field(default_factory=dict)  # step id -> earlier texts
+    follow_ups: list[FollowUpRecord] = field(default_factory=list)  # "how did it go?"
 
 
 class Store:
@@ -334,6 +351,90 @@ class Transaction:
             select(conversations.c.dialogue_id).where(conversations.c.key == key)
         )
 
+    def due_check_ins(self, until: datetime, limit: int) -> list[DueCheckIn]:
+        """Pending action-plan check-ins due by `until`, soonest first."""
+        rows = self.connection.execute(
+            select(
+                check_ins.c.id,
+                check_ins.c.user_id,
+                check_ins.c.due_at,
+                conversations.c.key,
+                conversations.c.dialogue_id,
+            )
+            .join(conversations, conversations.c.id == check_ins.c.conversation_id)
+            .where(check_ins.c.status == "pending", check_ins.c.due_at <= until)
+            .order_by(check_ins.c.due_at, check_ins.c.id)
+            .limit(limit)
+        )
+        return [DueCheckIn(*row) for row in rows]
+
+    def check_in(self, check_in_id: int, user_id: int) -> DueCheckIn | None:
+        """One of the worker's own check-ins, whatever its status."""
+        row = self.connection.execute(
+            select(
+                check_ins.c.id,
+                check_ins.c.user_id,
+                check_ins.c.due_at,
+                conversations.c.key,
+                conversations.c.dialogue_id,
+            )
+            .join(conversations, conversations.c.id == check_ins.c.conversation_id)
+            .where(check_ins.c.id == check_in_id, check_ins.c.user_id == user_id)
+        ).first()
+        return DueCheckIn(*row) if row is not None else None
+
+    def set_check_in_status(self, check_in_id: int, status: str) -> None:
+        self.connection.execute(
+            update(check_ins).where(check_ins.c.id == check_in_id).values(status=status)
+        )
+
+    def started_check_in(self, user_id: int) -> DueCheckIn | None:
+        """The check-in the worker most recently chose to answer, not yet linked."""
+        row = self.connection.execute(
+            select(
+                check_ins.c.id,
+                check_ins.c.user_id,
+                check_ins.c.due_at,
+                conversations.c.key,
+                conversations.c.dialogue_id,
+            )
+            .join(conversations, conversations.c.id == check_ins.c.conversation_id)
+            .where(check_ins.c.user_id == user_id, check_ins.c.status == "started")
+            .order_by(check_ins.c.id.desc())
+            .limit(1)
+        ).first()
+        return DueCheckIn(*row) if row is not None else None
+
+    def set_follows(self, key: str, follows_key: str) -> None:
+        self.connection.execute(
+            update(conversations).where(conversations.c.key == key).values(follows_key=follows_key)
+        )
+
+    def answers_of(self, key: str) -> dict[str, str]:
+        """The latest answer to each step of a conversation, by its key."""
+        conversation_id = self._conversation_id(key)
+        return {step: texts[-1] for step, texts in self._answer_history(conversation_id).items()}
+
+    def follow_ups(self, user_id: int, key: str) -> list[FollowUpRecord]:
+        """Finished follow-ups of a reflection, oldest first."""
+        rows = self.connection.execute(
+            select(conversations.c.id, conversations.c.dialogue_id, conversations.c.finished_at)
+            .where(
+                conversations.c.user_id == user_id,
+                conversations.c.follows_key == key,
+                conversations.c.status == "finished",
+            )
+            .order_by(conversations.c.finished_at, conversations.c.id)
+        )
+        return [
+            FollowUpRecord(
+                dialogue_id=row.dialogue_id,
+                finished_at=row.finished_at,
+                answers={step: texts[-1] for step, texts in self._answer_history(row.id).items()},
+            )
+            for row in rows
+        ]
+
     def timezone(self, user_id: int) -> str | None:
         return self.connection.scalar(select(users.c.timezone).where(users.c.id == user_id))
 
@@ -437,6 +538,9 @@ class Transaction:
         if row is None:
             return None
         history = self._answer_history(row.conversation_id)
+        key = self.connection.scalar(
+            select(conversations.c.key).where(conversations.c.id == row.conversation_id)
+        )
         return ReflectionRecord(
             id=row.id,
             dialogue_id=row.dialogue_id,
@@ -445,6 +549,7 @@ class Transaction:
             summary=self.cipher.decrypt(row.summary_enc),
             answers={step: texts[-1] for step, texts in history.items()},
             revisions={step: texts[:-1] for step, texts in history.items() if len(texts) > 1},
+            follow_ups=self.follow_ups(user_id, key) if key else [],
         )
 
     def _answer_history(self, conversation_id: int) -> dict[str, list[str]]:
