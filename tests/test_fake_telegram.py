@@ -593,6 +593,31 @@ async def test_a_429_raises_retry_after_and_has_no_effect(monkeypatch: pytest.Mo
 
 
 @scenario
+async def test_an_overall_limit_refuses_messages_beyond_it_in_any_one_second(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("PTB_TIMEDELTA", "true")  # as in the 429 test above
+    async with telegram_and_bot(max_messages_per_second=5) as (fake, bot):
+        fake.register_user(WORKER)
+        started = time.monotonic()
+        for number in range(5):
+            await bot.send_message(WORKER, f"Message {number}")
+        with pytest.raises(telegram.error.RetryAfter) as raised:
+            await bot.send_message(WORKER, "One too many")
+        assert raised.value.retry_after == dtm.timedelta(seconds=1)
+        assert time.monotonic() - started < 1.0  # the test is only valid inside the window
+        await bot.get_me()  # other methods are not counted
+        assert fake.sent_texts(WORKER) == [f"Message {number}" for number in range(5)]
+        statuses = [call.status for call in fake.calls_to("sendMessage")]
+        assert statuses == [200] * 5 + [429]
+        await asyncio.sleep(max(0.0, started + 1.05 - time.monotonic()))
+        await bot.send_message(WORKER, "A second later")  # the window has moved on
+        assert fake.sent_texts(WORKER)[-1] == "A second later"
+    with pytest.raises(ValueError, match="positive"):
+        FakeTelegram(max_messages_per_second=0)
+
+
+@scenario
 async def test_a_bad_gateway_raises_network_error_as_many_times_as_asked() -> None:
     async with telegram_and_bot() as (fake, bot):
         fake.register_user(WORKER)

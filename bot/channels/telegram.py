@@ -126,11 +126,17 @@ class TelegramChannel:
         base_url: str | None = None,
         allowed_user_ids: Sequence[int] = (),
         request_timeout: float | None = None,
+        messages_per_second: float = 30,
     ) -> None:
+        """`messages_per_second` paces all messages together (Telegram's broadcast limit
+        is about 30 a second; a bot with paid broadcasts may be allowed more)."""
         self._service = service
         self._allowed = frozenset(allowed_user_ids)
         self._secret: str | None = None
-        builder = ApplicationBuilder().token(token).rate_limiter(AIORateLimiter(max_retries=3))
+        limiter = AIORateLimiter(
+            overall_max_rate=messages_per_second, overall_time_period=1, max_retries=3
+        )
+        builder = ApplicationBuilder().token(token).rate_limiter(limiter)
         if base_url:
             builder = builder.base_url(base_url)
         if request_timeout is not None:  # else python-telegram-bot's defaults (5 s)

@@ -11,7 +11,9 @@ Every request is checked against the official method list (telegram_spec) and re
 their updates wait for getUpdates, or are POSTed to the webhook once one is set (one at a
 time, in order; a non-2xx answer is retried after `webhook_retry_delay`). Faults are
 injected with `fail_next` (429 with retry_after, 5xx) and `slow_next` (a late answer), and a
-duplicate delivery with `deliver_twice`.
+duplicate delivery with `deliver_twice`. With `max_messages_per_second`, sendMessage calls
+beyond that many in any sliding one-second window answer 429 with retry_after, without
+effect, as Telegram answers a bot that floods it (recorded in `calls` like any other).
 
 Where the fake differs from Telegram on purpose:
 - it refuses unknown parameters and unknown inline keyboard button fields (Telegram ignores
@@ -25,6 +27,7 @@ Where the fake differs from Telegram on purpose:
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import copy
 import re
@@ -52,6 +55,8 @@ POLL_CONFLICT = (
     "make sure that only one bot instance is running"
 )
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
+# The methods an overall limit (max_messages_per_second) counts and refuses.
+RATE_LIMITED_METHODS = frozenset({"sendMessage"})
 Json = dict[str, Any]
 
 
@@ -98,7 +103,10 @@ class FakeTelegram:
         first_update_id: int = 100_000,
         webhook_retry_delay: float = 0.2,
         webhook_timeout: float = 5.0,
+        max_messages_per_second: float | None = None,
     ) -> None:
+        if max_messages_per_second is not None and max_messages_per_second <= 0:
+            raise ValueError("max_messages_per_second is a positive number, or None for no limit")
         self.token = token
         bot_id = int(token.split(":")[0]) if re.fullmatch(r"[0-9]+:[\w-]+", token) else 123456789
         self.state = TelegramState(
@@ -117,6 +125,8 @@ class FakeTelegram:
         self.url = ""
         self._faults: dict[str, list[_Fault]] = {}
         self._delays: dict[str, list[float]] = {}
+        self.max_messages_per_second = max_messages_per_second
+        self._accepted_at: collections.deque[float] = collections.deque()  # within the window
         self._poll_generation = 0
         self._changed = asyncio.Event()
         self._closing = asyncio.Event()
@@ -224,6 +234,8 @@ class FakeTelegram:
         if fault is not None:
             # An injected fault wins and the call has no effect, as with a real 429 or 502.
             raise fault
+        if call.method in RATE_LIMITED_METHODS:
+            self._check_overall_limit(time.monotonic())
         if call.method == "getUpdates":
             return await self._get_updates(call.params)
         handler = self.state.methods.get(call.method)
@@ -376,6 +388,24 @@ class FakeTelegram:
         parameters = {"retry_after": retry_after} if retry_after is not None else None
         error = BotApiError(status, description, parameters)
         self._faults.setdefault(method, []).append(_Fault(error, times))
+
+    def _check_overall_limit(self, at: float) -> None:
+        """Refuse a message beyond `max_messages_per_second` in the second before `at`
+        (time.monotonic(), taken once the call is valid, so the window stays in order).
+
+        Every call let through counts, whatever its answer; one refused here uses none of
+        the allowance. Telegram sends retry_after in whole seconds, so here it is always 1:
+        the oldest message in the window leaves it within a second.
+        """
+        limit = self.max_messages_per_second
+        if limit is None:
+            return
+        window = self._accepted_at
+        while window and window[0] <= at - 1.0:
+            window.popleft()
+        if len(window) >= limit:
+            raise BotApiError(429, "Too Many Requests: retry after 1", {"retry_after": 1})
+        window.append(at)
 
     def _take_fault(self, method: str) -> BotApiError | None:
         faults = self._faults.get(method)
