@@ -158,9 +158,10 @@ COMMAND_WORDS = frozenset(
         "resume",
         "nudge",
         "followup",
+        "settings",
     }
 )
-ARGUMENT_COMMANDS = frozenset({"journal", "reflect", "nudge", "followup"})
+ARGUMENT_COMMANDS = frozenset({"journal", "reflect", "nudge", "followup", "settings"})
 _COMMAND = re.compile(r"^/?([A-Za-z_]+)(?:@\w+)?(?:\s+(.*))?$", re.DOTALL)
 
 

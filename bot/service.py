@@ -57,6 +57,7 @@ from bot.messages import (
     UserRef,
     parse_command,
 )
+from bot.nudges import settings as nudge_settings
 from bot.nudges import wording as nudge_wording
 from bot.nudges.planner import FOLLOW_UP_DIALOGUE, Nudges
 from bot.nudges.schedule import is_zone
@@ -159,6 +160,21 @@ class ConversationService:
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(
             self._turns, self._read_or_skip, self._overview, user, None
+        )
+
+    async def nudge_summary(self, user: UserRef) -> Outgoing | None:
+        """The worker's weekly nudge in one line, with its settings buttons, for a home
+        screen; None when nudges are off for the organisation or for someone unknown."""
+        nudges = self.nudges
+        if nudges is None:
+            return None
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(
+            self._turns,
+            self._read_or_skip,
+            lambda tx, uid: nudge_settings.summary(nudges, tx, uid, self.clock()),
+            user,
+            None,
         )
 
     def _overview(self, tx: Transaction, user_id: int) -> Overview:
@@ -296,6 +312,22 @@ class ConversationService:
                     list(self.nudges.command(tx, user_id, command.argument, now))
                     if self.nudges is not None
                     else [Outgoing(nudge_wording.NOT_ON)]
+                )
+                question = current_question(state)
+                return Reply(
+                    messages=said + ([question] if question is not None else []),
+                    waiting=state.mode is not Mode.IDLE,
+                )
+            asked = (
+                nudge_settings.requested(text, command, in_run=state.mode is Mode.IN_RUN)
+                if incoming.kind is IncomingKind.TEXT
+                else None
+            )
+            if asked is not None:
+                said = (
+                    nudge_settings.answer(self.nudges, tx, user_id, asked, now)
+                    if self.nudges is not None
+                    else [Outgoing(nudge_wording.SETTINGS_NOT_ON)]
                 )
                 question = current_question(state)
                 return Reply(

@@ -87,6 +87,7 @@ COMMANDS = (
     ("pause", "Stop for now; everything is kept"),
     ("stop", "End this reflection"),
     ("help", "What you can do"),
+    ("settings", "Weekly nudges: when, pause, stop"),
 )
 
 
