@@ -82,6 +82,8 @@ class ChatService(Protocol):
 
     async def overview(self, user: UserRef) -> Overview | None: ...
 
+    async def nudge_summary(self, user: UserRef) -> Outgoing | None: ...
+
     async def note_timezone(self, user: UserRef, name: str) -> bool: ...
 
 
@@ -243,7 +245,9 @@ class SlackChannel:
     async def _publish_home(self, body: Payload, user_id: str) -> None:
         person = self._person(body, user_id, None)
         view = (
-            blocks.home_view(await self._service.overview(person))
+            blocks.home_view(
+                await self._service.overview(person), await self._service.nudge_summary(person)
+            )
             if person is not None
             else blocks.outsiders_home_view()
         )
@@ -290,7 +294,10 @@ class SlackChannel:
         if value == "start":
             await self._typed_press(body, "", kind=IncomingKind.START)
         else:
-            await self._typed_press(body, value)  # "resume", "journal 12"
+            await self._typed_press(body, value)  # "resume", "journal 12", "settings pause 1"
+        if value.startswith("settings"):
+            user_id, _ = self._presser(body)
+            await self._publish_home(body, user_id)  # the Home tab shows the change too
 
     async def _typed_press(
         self, body: Payload, text: str, *, kind: IncomingKind = IncomingKind.TEXT

@@ -13,6 +13,7 @@ from typing import Any
 
 from bot.channels import slack_words as words
 from bot.messages import Choice, Outgoing, split_text
+from bot.nudges import wording as nudge_words
 from bot.service import Overview
 
 Block = dict[str, Any]
@@ -138,8 +139,9 @@ HOME_ACTION = "home"  # action ids: home-start, home-resume, home-open-0, ...
 HOME_RECENT_SHOWN = 5
 
 
-def home_view(overview: Overview | None) -> Block:
-    """The Home tab: welcome, start or carry on, and recent reflections (date and model).
+def home_view(overview: Overview | None, nudges: Outgoing | None = None) -> Block:
+    """The Home tab: welcome, start or carry on, recent reflections (date and model) and,
+    when nudges are on, the weekly nudge in one line with its settings buttons.
 
     Nothing a worker wrote is shown here, only titles and dates.
     """
@@ -170,7 +172,28 @@ def home_view(overview: Overview | None) -> Block:
         blocks += actions(entries, f"{HOME_ACTION}-recent")
     else:
         blocks.append(context(words.HOME_NONE_YET))
+    if nudges is not None:
+        blocks += nudge_settings_blocks(nudges)
     return {"type": "home", "blocks": blocks}
+
+
+def nudge_settings_blocks(nudges: Outgoing) -> list[Block]:
+    """The Home tab's weekly nudge: its summary, and buttons that type `settings ...`
+    (action ids home-settings-pause1, home-settings-off, ...; the value is the command)."""
+    buttons = [
+        button(
+            shortcut.label,
+            f"{HOME_ACTION}-settings-{shortcut.value.removeprefix('settings').replace(' ', '')}",
+            shortcut.value,
+        )
+        for shortcut in nudges.shortcuts
+    ]
+    return [
+        {"type": "divider"},
+        {"type": "header", "text": plain(nudge_words.SETTINGS_TITLE)},
+        section(split_text(nudges.text, SECTION_CHARS)[0]),
+        *actions(buttons, f"{HOME_ACTION}-nudges"),
+    ]
 
 
 def outsiders_home_view() -> Block:
