@@ -358,8 +358,13 @@ class ConversationService:
                 turn.state.mode.value,
                 ",".join(type(e).__name__ for e in turn.effects) or "-",
             )
+            replies = turn.replies
+            if incoming.kind is IncomingKind.START and self.nudges is not None:
+                # After the greeting, before the menu.
+                waiting = self.nudges.waiting_for(tx, user_id, now)
+                replies = [*replies[:1], *waiting, *replies[1:]]
             return Reply(
-                messages=turn.replies,
+                messages=replies,
                 waiting=turn.state.mode is not Mode.IDLE,
                 stale=turn.stale,
             )

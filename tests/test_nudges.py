@@ -339,3 +339,24 @@ def only_reflection_of(store: Store, user: UserRef, dialogue_id: str) -> Any:
         assert user_id is not None
         (entry,) = [e for e in tx.journal(user_id) if e.dialogue_id == dialogue_id]
         return tx.reflection(user_id, entry.id)
+
+
+def test_a_terminal_worker_sees_what_is_waiting_when_they_start(
+    chat: ConversationService, clock: Clock
+) -> None:
+    from tests.worker import text_of
+
+    person = Worker(chat, UserRef("terminal", "kim", "Kim"))
+    clock.now = datetime(2026, 11, 26, 9, 0, tzinfo=UTC)  # Thursday: not due yet
+    assert wording.WEEKLY_WAITING not in text_of(person.start())
+    clock.now = FRIDAY_2PM + timedelta(hours=3)
+    opening = person.start()
+    assert opening.messages[0].text.startswith("Hello")
+    assert opening.messages[1].text == wording.WEEKLY_WAITING
+    finish_a_reflection(chat, person.user, LONG)  # with a check-in in a week
+    assert wording.WEEKLY_WAITING not in text_of(person.start())
+    clock.now += timedelta(days=7, minutes=1)
+    later = text_of(person.start())
+    assert wording.FOLLOW_UP.format(plan=LONG) in later
+    assert "Type followup 1 to tell me." in later
+    assert "How did it go?" in text_of(person.says("followup 1"))

@@ -62,6 +62,7 @@ DRAFT_QUIET = timedelta(hours=24)  # a paused reflection untouched this long get
 REFLECTED_RECENTLY = timedelta(days=6)
 RETRY_BACKOFF = (timedelta(minutes=1), timedelta(minutes=5), timedelta(minutes=20))
 PLAN_BATCH = 1_000
+WAITING_FOR = timedelta(days=3)  # a terminal worker is shown their weekly look-back this long
 
 
 @dataclass(frozen=True, slots=True)
@@ -308,6 +309,28 @@ class Nudges:
             period = local_date(schedule.timezone, due).isoformat()
             book.plan(delivery.user_id, WEEKLY, period, due, now)
 
+    # ---- for workers who cannot be reached unprompted ------------------------------------
+
+    def waiting_for(self, tx: Transaction, user_id: int, now: datetime) -> list[Outgoing]:
+        """What is due for a worker who only uses the terminal, shown when they start.
+
+        Nobody can be sent a message in a terminal, so their weekly look-back (when
+        its time this week has come and they have not reflected since) and their due
+        follow-ups wait for them here instead, with what to type.
+        """
+        if tx.reachable_as(user_id) is not None:
+            return []  # they get these as messages
+        waiting: list[Outgoing] = []
+        schedule = self.schedule(tx, user_id)
+        last = _last_nudge(schedule, now)
+        if last is not None and not tx.finished_since(user_id, last - REFLECTED_RECENTLY):
+            waiting.append(Outgoing(wording.WEEKLY_WAITING))
+        for check in tx.open_check_ins(user_id, now):
+            plan = self._plan_text(tx, check.key, check.dialogue_id)
+            text = wording.FOLLOW_UP.format(plan=plan) if plan else wording.FOLLOW_UP_NO_PLAN
+            waiting.append(Outgoing(f"{text} {wording.TYPE_FOLLOW_UP.format(number=check.id)}"))
+        return waiting
+
     # ---- what a worker can say about them ------------------------------------------------
 
     def command(
@@ -336,3 +359,14 @@ class Nudges:
                 NudgeSettingsBook(tx.connection).save(user_id, now, paused_until=next_monday)
             return [Outgoing(wording.SKIPPED)]
         return [Outgoing(wording.UNKNOWN)]
+
+
+def _last_nudge(schedule: NudgeSchedule, now: datetime) -> datetime | None:
+    """The most recent weekly nudge time, if it came in the last three days: after that
+    the moment has passed, and the next one is only days away."""
+    last = None
+    due = next_nudge(schedule, now - WAITING_FOR)
+    while due is not None and due <= now:
+        last = due
+        due = next_nudge(schedule, due)
+    return last

@@ -130,3 +130,8 @@ CHANGE_DAY = "Change day"
 CHANGE_TIME = "Change time"
 WORKDAYS_ON = "Working days only"
 WORKDAYS_OFF = "Allow weekends"
+WEEKLY_WAITING = (
+    "Your weekly look-back is waiting: five minutes on one moment from your week. "
+    "Type reflect weekly to start it, or carry on with whatever you came for."
+)
+TYPE_FOLLOW_UP = "Type followup {number} to tell me."

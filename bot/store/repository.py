@@ -388,6 +388,26 @@ class Transaction:
             update(check_ins).where(check_ins.c.id == check_in_id).values(status=status)
         )
 
+    def open_check_ins(self, user_id: int, now: datetime) -> list[DueCheckIn]:
+        """The worker's check-ins that are due and not yet answered, oldest first."""
+        rows = self.connection.execute(
+            select(
+                check_ins.c.id,
+                check_ins.c.user_id,
+                check_ins.c.due_at,
+                conversations.c.key,
+                conversations.c.dialogue_id,
+            )
+            .join(conversations, conversations.c.id == check_ins.c.conversation_id)
+            .where(
+                check_ins.c.user_id == user_id,
+                check_ins.c.status.in_(("pending", "planned", "sent")),
+                check_ins.c.due_at <= now,
+            )
+            .order_by(check_ins.c.due_at, check_ins.c.id)
+        )
+        return [DueCheckIn(*row) for row in rows]
+
     def started_check_in(self, user_id: int) -> DueCheckIn | None:
         """The check-in the worker most recently chose to answer, not yet linked."""
         row = self.connection.execute(
