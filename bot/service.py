@@ -78,6 +78,16 @@ TURN_THREADS = 4
 LARGEST_ID = 2**63 - 1  # the largest id a database column can hold
 
 
+def _aside(state: SessionState, said: list[Outgoing]) -> Reply:
+    """An answer beside the conversation (journal, nudges, settings), with the open
+    question shown again after it, so the worker is never left wondering where they were."""
+    question = current_question(state)
+    return Reply(
+        messages=[*said, *([question] if question is not None else [])],
+        waiting=state.mode is not Mode.IDLE,
+    )
+
+
 def is_reflection_id(text: str) -> bool:
     text = text.strip()
     return text.isdecimal() and 0 < int(text) <= LARGEST_ID
@@ -291,20 +301,12 @@ class ConversationService:
             text = clean_text(incoming.text)
             command = parse_command(text) if incoming.kind is IncomingKind.TEXT else None
             if isinstance(command, Command) and command.name == "journal":
-                return Reply(
-                    messages=self._journal_in_chat(tx, user_id, state, command.argument),
-                    waiting=state.mode is not Mode.IDLE,
-                )
+                return _aside(state, [self._journal_in_chat(tx, user_id, command.argument)])
             if isinstance(command, Command) and command.name == "followup":
                 # "Tell me how it went", from a follow-up message: the follow-up dialogue,
                 # linked to the reflection whose plan it asks about once it starts.
                 if not self._begin_follow_up(tx, user_id, command.argument):
-                    question = current_question(state)
-                    return Reply(
-                        messages=[Outgoing(nudge_wording.NO_SUCH_FOLLOW_UP)]
-                        + ([question] if question is not None else []),
-                        waiting=state.mode is not Mode.IDLE,
-                    )
+                    return _aside(state, [Outgoing(nudge_wording.NO_SUCH_FOLLOW_UP)])
                 command = Command("reflect", FOLLOW_UP_DIALOGUE)
                 incoming = replace(incoming, text=f"/reflect {FOLLOW_UP_DIALOGUE}")
             if isinstance(command, Command) and command.name == "nudge":
@@ -313,11 +315,7 @@ class ConversationService:
                     if self.nudges is not None
                     else [Outgoing(nudge_wording.NOT_ON)]
                 )
-                question = current_question(state)
-                return Reply(
-                    messages=said + ([question] if question is not None else []),
-                    waiting=state.mode is not Mode.IDLE,
-                )
+                return _aside(state, said)
             asked = (
                 nudge_settings.requested(text, command, in_run=state.mode is Mode.IN_RUN)
                 if incoming.kind is IncomingKind.TEXT
@@ -329,11 +327,7 @@ class ConversationService:
                     if self.nudges is not None
                     else [Outgoing(nudge_wording.SETTINGS_NOT_ON)]
                 )
-                question = current_question(state)
-                return Reply(
-                    messages=said + ([question] if question is not None else []),
-                    waiting=state.mode is not Mode.IDLE,
-                )
+                return _aside(state, list(said))
             # Menus and greetings need more than a turn inside a reflection does.
             in_reflection = (
                 state.mode is Mode.IN_RUN
@@ -413,9 +407,7 @@ class ConversationService:
             tx.set_follows(key, check.key)
             tx.set_check_in_status(check.id, "answered")
 
-    def _journal_in_chat(
-        self, tx: Transaction, user_id: int, state: SessionState, argument: str
-    ) -> list[Outgoing]:
+    def _journal_in_chat(self, tx: Transaction, user_id: int, argument: str) -> Outgoing:
         shortcuts: tuple[Choice, ...] = ()
         if is_reflection_id(argument):
             record = tx.reflection(user_id, int(argument))
@@ -430,11 +422,7 @@ class ConversationService:
             if entries:
                 text += "\n\n" + wording.JOURNAL_HOW_TO_OPEN
             shortcuts = journal.shortcuts(entries, self.catalog)
-        messages = [Outgoing(text=text, shortcuts=shortcuts)]
-        question = current_question(state)
-        if question is not None:
-            messages.append(question)
-        return messages
+        return Outgoing(text=text, shortcuts=shortcuts)
 
     def _read(self, read: Callable[[Transaction, int], T], user: UserRef, missing: T) -> T:
         with self.store.transaction() as tx:
