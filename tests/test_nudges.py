@@ -360,3 +360,16 @@ def test_a_terminal_worker_sees_what_is_waiting_when_they_start(
     assert wording.FOLLOW_UP.format(plan=LONG) in later
     assert "Type followup 1 to tell me." in later
     assert "How did it go?" in text_of(person.says("followup 1"))
+
+
+def test_a_worker_who_stopped_nudges_gets_no_reminder_about_a_paused_reflection(
+    chat: ConversationService, dispatcher: Dispatcher, courier: Courier, clock: Clock
+) -> None:
+    person = worker(chat)
+    person.start("gibbs_quick")
+    person.says(LONG)
+    person.says("pause")
+    person.says("settings off")
+    clock.advance(hours=24, seconds=30)
+    assert tick(dispatcher) == (0, 0, 0, 1)
+    assert courier.pushed == []

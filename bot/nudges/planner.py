@@ -221,6 +221,11 @@ class Nudges:
             if check is None:
                 return "the reflection it follows up is gone"
         if delivery.kind == DRAFT_REMINDER:
+            # Unasked for, so it keeps to "stop" and to holidays; a follow-up was asked for.
+            schedule = self.schedule(tx, delivery.user_id)
+            today = local_date(schedule.timezone, now)
+            if schedule.opted_out or (schedule.paused_until and today < schedule.paused_until):
+                return "the worker has stopped or paused nudges"
             draft = tx.draft(delivery.reference or "")
             if draft is None or draft.updated_at + DRAFT_QUIET > delivery.due_at:
                 return "the reflection was carried on, finished or discarded"
