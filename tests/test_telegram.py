@@ -566,6 +566,9 @@ def test_a_pushed_nudge_arrives_and_a_blocked_bot_or_an_outage_is_reported(
                 assert button["callback_data"] == "/reflect weekly"
                 fake.fail_next("sendMessage", 502, times=4)  # more than the backoff covers
                 assert await channel.push(UserRef(CHANNEL, str(WORKER)), nudge) is Pushed.RETRY
+                # Over the flood limit for longer than the rate limiter retries: not "gone".
+                fake.fail_next("sendMessage", 429, retry_after=1, times=5)
+                assert await channel.push(UserRef(CHANNEL, str(WORKER)), nudge) is Pushed.RETRY
                 fake.user_blocks_bot(WORKER)
                 assert await channel.push(UserRef(CHANNEL, str(WORKER)), nudge) is Pushed.GONE
                 assert await channel.push(UserRef("slack", "T1:U1"), nudge) is Pushed.GONE

@@ -28,7 +28,7 @@ from telegram import (
     Update,
 )
 from telegram.constants import ChatType, MessageLimit
-from telegram.error import BadRequest, NetworkError, TelegramError, TimedOut
+from telegram.error import BadRequest, NetworkError, RetryAfter, TelegramError, TimedOut
 from telegram.ext import (
     AIORateLimiter,
     Application,
@@ -424,6 +424,11 @@ class TelegramChannel:
                     log.warning("Telegram failed %d time(s): %s", attempt, type(error).__name__)
                     return Pushed.RETRY
                 await asyncio.sleep(pause)
+            except RetryAfter:
+                # Still over the flood limit after the rate limiter's own retries: nothing
+                # was delivered, so it can be tried again later.
+                log.warning("Telegram asked to slow down beyond the rate limiter's retries")
+                return Pushed.RETRY
             except TelegramError as error:
                 log.warning("Telegram refused a call: %s", type(error).__name__)
                 return Pushed.GONE
