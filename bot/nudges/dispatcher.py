@@ -24,6 +24,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from bot.messages import Outgoing, Pushed, UserRef
 from bot.nudges.planner import Nudges, Outbound
 from bot.store import StorageError
+from bot.store.deliveries import Delivery
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -68,6 +69,8 @@ class Dispatcher:
         self._database = ThreadPoolExecutor(max_workers=1, thread_name_prefix="nudges")
         self._in_flight = asyncio.Semaphore(IN_FLIGHT)
         self._ticking = asyncio.Lock()
+        self._settling = asyncio.Lock()
+        self._outcomes: list[tuple[Delivery, Pushed]] = []
         self._closed = False
         self._scheduler: AsyncIOScheduler | None = None
 
@@ -145,8 +148,20 @@ class Dispatcher:
                 except Exception:  # a channel's bug must not lose the row: it is retried
                     log.exception("pushing delivery %d failed", outbound.delivery.id)
                     pushed = Pushed.RETRY
-        await self._run(self.nudges.settle, outbound.delivery, pushed, self.clock(), self.claimant)
+        self._outcomes.append((outbound.delivery, pushed))
+        await self._settle()
         return pushed
+
+    async def _settle(self) -> None:
+        """Record every outcome waiting, in one transaction. While one settle runs, the
+        outcomes that come in wait and go together in the next: under load a batch is
+        recorded in a few transactions, and when quiet each send at once (a crash can
+        only resend what was on its way, or had just arrived)."""
+        async with self._settling:
+            if not self._outcomes:
+                return  # an earlier settle took them
+            outcomes, self._outcomes = self._outcomes, []
+            await self._run(self.nudges.settle, outcomes, self.clock(), self.claimant)
 
     async def _run(self, work: Callable[..., T], *args: Any) -> T:
         return await asyncio.get_running_loop().run_in_executor(self._database, work, *args)

@@ -23,7 +23,7 @@ message asking them to would only be noise.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
@@ -112,6 +112,12 @@ class Nudges:
         own = NudgeSettingsBook(tx.connection).get(user_id)
         return self._merge(own, tx.timezone(user_id))
 
+    def schedules(self, tx: Transaction, user_ids: Collection[int]) -> dict[int, NudgeSchedule]:
+        """`schedule` for many workers in two queries, for the tick's batches."""
+        own = NudgeSettingsBook(tx.connection).get_many(user_ids)
+        zones = tx.timezones(user_ids)
+        return {uid: self._merge(own.get(uid), zones.get(uid)) for uid in user_ids}
+
     def _merge(self, own: StoredNudgeSettings | None, known_zone: str | None) -> NudgeSchedule:
         defaults = self.defaults
         weekdays = (
@@ -145,13 +151,12 @@ class Nudges:
             with self.store.transaction() as tx:
                 book = DeliveryBook(tx.connection)
                 ids = book.workers_needing(WEEKLY, now, PLAN_BATCH, after=after)
-                rows = []
-                for user_id in ids:
-                    schedule = self.schedule(tx, user_id)
-                    due = next_nudge(schedule, now)
-                    if due is not None:
-                        period = local_date(schedule.timezone, due).isoformat()
-                        rows.append(PlannedRow(user_id, WEEKLY, period, due))
+                schedules = self.schedules(tx, ids)
+                rows = [
+                    row
+                    for user_id in ids
+                    if (row := _weekly_row(user_id, schedules[user_id], now)) is not None
+                ]
                 planned += book.plan_many(rows, now)
             if len(ids) < PLAN_BATCH:
                 break
@@ -184,37 +189,54 @@ class Nudges:
 
     def claim(self, now: datetime, claimant: str, limit: int, lease: timedelta) -> Claimed:
         """Claim due rows and say what each one should send; rows that should not be
-        sent any more (too late, reflected already, carried on) are skipped here."""
+        sent any more (too late, reflected already, carried on) are skipped here.
+
+        What the checks need is read once for the whole batch, not once a row.
+        """
         claimed = Claimed()
         with self.store.transaction() as tx:
             book = DeliveryBook(tx.connection)
-            for delivery in book.claim(now, claimant, limit, lease):
-                reason = self._reason_to_skip(tx, delivery, now)
-                target = tx.reachable_as(delivery.user_id) if reason is None else None
+            batch = book.claim(now, claimant, limit, lease)
+            known = self._known(tx, {delivery.user_id for delivery in batch})
+            following: list[Delivery] = []
+            for delivery in batch:
+                reason = self._reason_to_skip(tx, known, delivery, now)
+                target = known.reachable.get(delivery.user_id)
                 if reason is None and target is None:
                     reason = "no chat app to reach the worker in"
                 if reason is not None or target is None:
                     book.skipped(delivery.id, reason or "unreachable", claimant=claimant)
                     log.info("delivery %d (%s) skipped: %s", delivery.id, delivery.kind, reason)
-                    self._plan_following(tx, book, delivery, now)
+                    following.append(delivery)
                     claimed.skipped += 1
                     continue
                 messages = self._messages(tx, delivery)
                 claimed.outbound.append(Outbound(delivery, target, messages))
+            self._plan_following(tx, book, known, following, now)
         return claimed
 
-    def _reason_to_skip(self, tx: Transaction, delivery: Delivery, now: datetime) -> str | None:
+    def _known(self, tx: Transaction, user_ids: Collection[int]) -> _Known:
+        return _Known(
+            schedules=self.schedules(tx, user_ids),
+            reachable=tx.reachable_many(user_ids),
+            last_finished=tx.last_finished(user_ids),
+        )
+
+    def _reason_to_skip(
+        self, tx: Transaction, known: _Known, delivery: Delivery, now: datetime
+    ) -> str | None:
         if now - delivery.due_at > self.defaults.grace:
             return "the grace window had passed (the bot was not running)"
+        schedule = known.schedules[delivery.user_id]
         if delivery.kind in {WEEKLY, SNOOZED}:
-            schedule = self.schedule(tx, delivery.user_id)
             if schedule.opted_out:
                 return "the worker has stopped weekly nudges"
             if delivery.kind == WEEKLY and not schedule.nudges_on(
                 local_date(schedule.timezone, delivery.due_at)
             ):
-                return "the worker's schedule changed"
-            if tx.finished_since(delivery.user_id, delivery.due_at - REFLECTED_RECENTLY):
+                return "the schedule changed"
+            finished = known.last_finished.get(delivery.user_id)
+            if finished is not None and finished >= delivery.due_at - REFLECTED_RECENTLY:
                 return "the worker reflected this week already"
         if delivery.kind == FOLLOW_UP:
             check = tx.check_in(int(delivery.reference or 0), delivery.user_id)
@@ -222,7 +244,6 @@ class Nudges:
                 return "the reflection it follows up is gone"
         if delivery.kind == DRAFT_REMINDER:
             # Unasked for, so it keeps to "stop" and to holidays; a follow-up was asked for.
-            schedule = self.schedule(tx, delivery.user_id)
             today = local_date(schedule.timezone, now)
             if schedule.opted_out or (schedule.paused_until and today < schedule.paused_until):
                 return "the worker has stopped or paused nudges"
@@ -273,46 +294,64 @@ class Nudges:
                 return answers[step_id]
         return None
 
-    def settle(self, delivery: Delivery, pushed: Pushed, now: datetime, claimant: str) -> None:
-        """Record what became of a claimed row: sent, retried later, or failed for good."""
+    def settle(
+        self, results: Sequence[tuple[Delivery, Pushed]], now: datetime, claimant: str
+    ) -> None:
+        """Record what became of claimed rows, in one transaction: sent, retried later with
+        backoff, or failed for good; and plan the weekly nudges that follow."""
         with self.store.transaction() as tx:
             book = DeliveryBook(tx.connection)
-            if pushed is Pushed.SENT:
-                book.sent(delivery.id, now, claimant=claimant)
+            sent = [delivery for delivery, pushed in results if pushed is Pushed.SENT]
+            book.sent_many([delivery.id for delivery in sent], now, claimant=claimant)
+            for delivery in sent:
                 if delivery.kind == FOLLOW_UP:
                     tx.set_check_in_status(int(delivery.reference or 0), "sent")
-            elif pushed is Pushed.RETRY and delivery.attempts <= len(RETRY_BACKOFF):
-                pause = RETRY_BACKOFF[delivery.attempts - 1]
-                book.retry(
-                    delivery.id, now + pause, "not delivered; will try again", claimant=claimant
-                )
-                return
-            else:
+            settled = list(sent)
+            for delivery, pushed in results:
+                if pushed is Pushed.SENT:
+                    continue
+                if pushed is Pushed.RETRY and delivery.attempts <= len(RETRY_BACKOFF):
+                    pause = RETRY_BACKOFF[delivery.attempts - 1]
+                    book.retry(
+                        delivery.id, now + pause, "not delivered; will retry", claimant=claimant
+                    )
+                    continue
                 outcome = "unreachable" if pushed is Pushed.GONE else "gave up after retries"
                 book.failed(delivery.id, outcome, claimant=claimant)
                 log.warning("delivery %d (%s) failed: %s", delivery.id, delivery.kind, outcome)
-            self._plan_following(tx, book, delivery, now)
+                settled.append(delivery)
+            weekly = [delivery for delivery in settled if delivery.kind == WEEKLY]
+            if weekly:
+                known = _Known(self.schedules(tx, {d.user_id for d in weekly}), {}, {})
+                self._plan_following(tx, book, known, weekly, now)
 
     def _plan_following(
-        self, tx: Transaction, book: DeliveryBook, delivery: Delivery, now: datetime
+        self,
+        tx: Transaction,
+        book: DeliveryBook,
+        known: _Known,
+        settled: Sequence[Delivery],
+        now: datetime,
     ) -> None:
         """Plan the weekly nudge after a settled one at once, so one that falls due while
         the bot is down has a row, and is sent late or skipped, never silently lost.
         Weeks missed beyond the grace window are counted in the log, not given rows."""
-        if delivery.kind != WEEKLY:
-            return
-        schedule = self.schedule(tx, delivery.user_id)
         horizon = now - self.defaults.grace
-        if horizon > delivery.due_at:
-            missed = len(due_between(schedule, delivery.due_at, horizon))
-            if missed:
-                log.info(
-                    "%d weekly nudge(s) of worker %d fell in downtime", missed, delivery.user_id
-                )
-        due = next_nudge(schedule, max(delivery.due_at, horizon))
-        if due is not None:
-            period = local_date(schedule.timezone, due).isoformat()
-            book.plan(delivery.user_id, WEEKLY, period, due, now)
+        rows = []
+        for delivery in settled:
+            if delivery.kind != WEEKLY:
+                continue
+            schedule = known.schedules[delivery.user_id]
+            if horizon > delivery.due_at:
+                missed = len(due_between(schedule, delivery.due_at, horizon))
+                if missed:
+                    log.info(
+                        "%d weekly nudge(s) of worker %d fell in downtime", missed, delivery.user_id
+                    )
+            row = _weekly_row(delivery.user_id, schedule, max(delivery.due_at, horizon))
+            if row is not None:
+                rows.append(row)
+        book.plan_many(rows, now)
 
     # ---- for workers who cannot be reached unprompted ------------------------------------
 
@@ -375,3 +414,20 @@ def _last_nudge(schedule: NudgeSchedule, now: datetime) -> datetime | None:
         last = due
         due = next_nudge(schedule, due)
     return last
+
+
+@dataclass(frozen=True, slots=True)
+class _Known:
+    """What the checks of a batch need, read once for all its workers."""
+
+    schedules: dict[int, NudgeSchedule]
+    reachable: dict[int, UserRef]
+    last_finished: dict[int, datetime]
+
+
+def _weekly_row(user_id: int, schedule: NudgeSchedule, after: datetime) -> PlannedRow | None:
+    """The worker's next weekly nudge after `after`, as a row; None if they opted out."""
+    due = next_nudge(schedule, after)
+    if due is None:
+        return None
+    return PlannedRow(user_id, WEEKLY, local_date(schedule.timezone, due).isoformat(), due)

@@ -15,7 +15,7 @@ IMMEDIATE before it, so claimants take turns holding the write lock.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from itertools import islice
@@ -286,6 +286,21 @@ class DeliveryBook:
     def sent(self, delivery_id: int, now: datetime, *, claimant: str | None = None) -> bool:
         return self._finish(delivery_id, claimant, status="sent", sent_at=now)
 
+    def sent_many(self, delivery_ids: Sequence[int], now: datetime, *, claimant: str) -> int:
+        """Mark many of the claimant's claimed deliveries sent, in one statement."""
+        if not delivery_ids:
+            return 0
+        result = self.connection.execute(
+            update(deliveries)
+            .where(
+                deliveries.c.id.in_(delivery_ids),
+                deliveries.c.status == "claimed",
+                deliveries.c.claimed_by == claimant,
+            )
+            .values(status="sent", sent_at=now, lease_until=None)
+        )
+        return int(result.rowcount)
+
     def retry(
         self,
         delivery_id: int,
@@ -447,6 +462,13 @@ def _check_settings(changes: dict[str, str | bool | date | None]) -> None:
 class NudgeSettingsBook:
     def __init__(self, connection: Connection) -> None:
         self.connection = connection
+
+    def get_many(self, user_ids: Iterable[int]) -> dict[int, StoredNudgeSettings]:
+        """Settings of several workers at once; those with none are left out."""
+        rows = self.connection.execute(
+            select(nudge_settings).where(nudge_settings.c.user_id.in_(list(user_ids)))
+        )
+        return {row.user_id: StoredNudgeSettings(**row._asdict()) for row in rows}
 
     def get(self, user_id: int) -> StoredNudgeSettings | None:
         """The worker's settings, or None when they never changed any (all defaults)."""

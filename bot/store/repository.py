@@ -11,13 +11,13 @@ state (locked), and at most an answer, a status change and the new state.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, Engine, delete, insert, select, update
+from sqlalchemy import Connection, Engine, delete, func, insert, select, update
 from sqlalchemy.dialects import sqlite
 from sqlalchemy.exc import DBAPIError, IntegrityError, SQLAlchemyError
 
@@ -315,6 +315,33 @@ class Transaction:
             .limit(1)
         ).first()
         return UserRef(row.channel, row.external_id) if row is not None else None
+
+    def reachable_many(self, user_ids: Iterable[int]) -> dict[int, UserRef]:
+        """`reachable_as` for several workers in one query."""
+        rows = self.connection.execute(
+            select(identities.c.user_id, identities.c.channel, identities.c.external_id)
+            .where(identities.c.user_id.in_(list(user_ids)), identities.c.channel != "terminal")
+            .order_by(identities.c.created_at, identities.c.id)
+        )
+        # Oldest first, so the newest identity of each worker is the one kept.
+        return {row.user_id: UserRef(row.channel, row.external_id) for row in rows}
+
+    def last_finished(self, user_ids: Iterable[int]) -> dict[int, datetime]:
+        """When each of these workers last finished a reflection (those who have)."""
+        rows = self.connection.execute(
+            select(reflections.c.user_id, func.max(reflections.c.finished_at))
+            .where(reflections.c.user_id.in_(list(user_ids)))
+            .group_by(reflections.c.user_id)
+        )
+        return {int(row[0]): row[1] for row in rows}
+
+    def timezones(self, user_ids: Iterable[int]) -> dict[int, str]:
+        rows = self.connection.execute(
+            select(users.c.id, users.c.timezone).where(
+                users.c.id.in_(list(user_ids)), users.c.timezone.is_not(None)
+            )
+        )
+        return {int(row[0]): str(row[1]) for row in rows}
 
     def finished_since(self, user_id: int, since: datetime) -> bool:
         found = self.connection.scalar(
