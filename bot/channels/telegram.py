@@ -43,6 +43,7 @@ from telegram.ext import (
 )
 
 from bot.channels import telegram_words as words
+from bot.channels.telegram_http import DEFAULT_TIMEOUT_S, AiohttpRequest
 from bot.messages import (
     PARAGRAPH,
     Admission,
@@ -140,12 +141,9 @@ class TelegramChannel:
         builder = ApplicationBuilder().token(token).rate_limiter(limiter)
         if base_url:
             builder = builder.base_url(base_url)
-        if request_timeout is not None:  # else python-telegram-bot's defaults (5 s)
-            builder = (
-                builder.connect_timeout(request_timeout)
-                .read_timeout(request_timeout)
-                .write_timeout(request_timeout)
-            )
+        # Calls travel over aiohttp (see telegram_http); long polling keeps the default.
+        self._request = AiohttpRequest(timeout=request_timeout or DEFAULT_TIMEOUT_S)
+        builder = builder.request(self._request)
         self.application: AnyApplication = builder.post_init(self._set_commands).build()
         self._add_handlers()
 
@@ -187,6 +185,9 @@ class TelegramChannel:
         if self.application.running:
             await self.application.stop()
         await self.application.shutdown()
+        # Also when starting failed half way (a refused token), which python-telegram-bot
+        # does not shut down: the HTTP session must not be left open.
+        await self._request.shutdown()
 
     # ---- webhook mode ---------------------------------------------------------
 
