@@ -50,7 +50,8 @@ What is measured, in one run on one machine:
 4. Enqueue and claim: `--rows` (default 100,000) workers, then the time to plan a due
    weekly row for each with one `DeliveryBook.plan_many` call in one transaction, and
    the time to claim them all with `DeliveryBook.claim` in batches of `--batch`,
-   marking each claimed row sent in the same transaction (no sending): rows/s each.
+   marking the batch sent in the same transaction with one `sent_many`, as the
+   dispatcher records outcomes (no sending): rows/s each.
 5. With `--postgres`, 1, 2 and 4 again on a throwaway PostgreSQL server
    (`tests/postgres_server.py`), or a line saying why it was skipped.
 
@@ -651,7 +652,7 @@ def enqueue_and_claim(databases: Databases, args: argparse.Namespace) -> Enqueue
                 book = DeliveryBook(tx.connection)
                 batch = book.claim(NOW, "bench", args.batch, LEASE)
                 claimed += len(batch)
-                sent += sum(book.sent(row.id, NOW, claimant="bench") for row in batch)
+                sent += book.sent_many([row.id for row in batch], NOW, claimant="bench")
             if len(batch) < args.batch:
                 break
         finished = time.perf_counter()

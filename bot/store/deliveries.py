@@ -27,13 +27,13 @@ from sqlalchemy import (
     Integer,
     String,
     Table,
-    and_,
     bindparam,
     exists,
     func,
     literal,
     or_,
     select,
+    union_all,
     update,
 )
 
@@ -231,17 +231,21 @@ class DeliveryBook:
         """
         if limit <= 0:
             return []
-        due = (
-            select(deliveries.c.id)
+        # Two queries, each answered from the (status, due_at) index in due order: one
+        # OR of both would make the database sort every due row for every batch.
+        pending = (
+            select(deliveries.c.id, deliveries.c.due_at)
             .where(
-                or_(
-                    and_(
-                        deliveries.c.status == "pending",
-                        func.coalesce(deliveries.c.not_before, deliveries.c.due_at) <= now,
-                    ),
-                    and_(deliveries.c.status == "claimed", deliveries.c.lease_until < now),
-                )
+                deliveries.c.status == "pending",
+                deliveries.c.due_at <= now,
+                or_(deliveries.c.not_before.is_(None), deliveries.c.not_before <= now),
             )
+            .order_by(deliveries.c.due_at, deliveries.c.id)
+            .limit(limit)
+        )
+        abandoned = (
+            select(deliveries.c.id, deliveries.c.due_at)
+            .where(deliveries.c.status == "claimed", deliveries.c.lease_until < now)
             .order_by(deliveries.c.due_at, deliveries.c.id)
             .limit(limit)
         )
@@ -249,13 +253,23 @@ class DeliveryBook:
         if self.connection.dialect.name == "postgresql":
             # Lock the rows first, passing over those another claimant has locked: two
             # processes never wait for each other, and never take the same row.
-            ids = list(self.connection.scalars(due.with_for_update(skip_locked=True)))
+            found = [
+                *self.connection.execute(pending.with_for_update(skip_locked=True)),
+                *self.connection.execute(abandoned.with_for_update(skip_locked=True)),
+            ]
+            found.sort(key=lambda row: (row.due_at, row.id))
+            ids = [row.id for row in found[:limit]]
             if not ids:
                 return []
             chosen = deliveries.c.id.in_(ids)
         else:
             # One statement, so the write lock is held from the choosing to the claiming.
-            chosen = deliveries.c.id.in_(due.scalar_subquery())
+            due, late = pending.subquery(), abandoned.subquery()
+            both = union_all(
+                select(due.c.id, due.c.due_at), select(late.c.id, late.c.due_at)
+            ).subquery()
+            first = select(both.c.id).order_by(both.c.due_at, both.c.id).limit(limit)
+            chosen = deliveries.c.id.in_(first.scalar_subquery())
         rows = self.connection.execute(
             update(deliveries)
             .where(chosen)
