@@ -6,17 +6,20 @@ from __future__ import annotations
 import itertools
 import os
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
 
 import pytest
 from sqlalchemy import create_engine, text
 
 from bot.dialogues import Catalog, load_catalog
+from bot.nudges.dispatcher import Dispatcher
+from bot.nudges.planner import NudgeDefaults, Nudges
 from bot.service import ConversationService
 from bot.store.crypto import Cipher, generate_key
 from bot.store.db import open_engine, upgrade
 from bot.store.repository import Store
+from tests.nudging import Courier
 from tests.postgres_server import PostgresServer, PostgresUnavailable, start_postgres
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -109,3 +112,34 @@ def service(store: Store, catalog: Catalog, clock: Clock) -> Iterator[Conversati
     service = ConversationService(store, catalog, clock=clock)
     yield service
     service.close()
+
+
+# ---- the weekly nudges (tests/test_nudges.py, tests/test_nudge_settings.py) ----------
+
+
+@pytest.fixture
+def nudges(store: Store, catalog: Catalog) -> Nudges:
+    """Friday 14:00 Europe/London for everyone, unless a worker changes it."""
+    return Nudges(store, catalog, NudgeDefaults(weekdays=frozenset({4}), at=time(14, 0)))
+
+
+@pytest.fixture
+def chat(
+    store: Store, catalog: Catalog, clock: Clock, nudges: Nudges
+) -> Iterator[ConversationService]:
+    """The conversation service with the nudges switched on."""
+    service = ConversationService(store, catalog, clock=clock, nudges=nudges)
+    yield service
+    service.close()
+
+
+@pytest.fixture
+def courier() -> Courier:
+    return Courier()
+
+
+@pytest.fixture
+def dispatcher(nudges: Nudges, courier: Courier, clock: Clock) -> Iterator[Dispatcher]:
+    made = Dispatcher(nudges, {"telegram": courier, "slack": courier}, clock, claimant="test")
+    yield made
+    made.close()

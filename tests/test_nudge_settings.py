@@ -8,18 +8,15 @@ tests/test_nudges.py. The last test goes through the fake Slack's Home tab.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator, Sequence
 from datetime import UTC, date, datetime, time, timedelta
 
 import pytest
 from sqlalchemy import select
 
-from bot.dialogues import Catalog
-from bot.messages import Outgoing, Pushed, Reply, UserRef
+from bot.messages import Outgoing, Reply, UserRef
 from bot.nudges import settings as nudge_settings
 from bot.nudges import wording
 from bot.nudges.dispatcher import Dispatcher
-from bot.nudges.planner import NudgeDefaults, Nudges
 from bot.nudges.settings import (
     Ask,
     Pause,
@@ -38,52 +35,10 @@ from bot.store.deliveries import NudgeSettingsBook, StoredNudgeSettings
 from bot.store.models import deliveries
 from bot.store.repository import Store
 from tests.conftest import Clock
+from tests.nudging import FRIDAY_2PM, LONG, Courier, worker
 from tests.worker import Worker
 
 MONDAY = datetime(2026, 11, 23, 17, 30, tzinfo=UTC)  # the test clock's start
-FRIDAY_2PM = datetime(2026, 11, 27, 14, 0, tzinfo=UTC)  # 14:00 in London in winter
-LONG = "We met at the family home and talked through the plan for the coming weeks together."
-
-
-class Courier:
-    def __init__(self) -> None:
-        self.pushed: list[tuple[UserRef, list[str]]] = []
-
-    async def push(self, user: UserRef, messages: Sequence[Outgoing]) -> Pushed:
-        self.pushed.append((user, [m.text for m in messages]))
-        return Pushed.SENT
-
-
-@pytest.fixture
-def nudges(store: Store, catalog: Catalog) -> Nudges:
-    return Nudges(store, catalog, NudgeDefaults(weekdays=frozenset({4}), at=time(14, 0)))
-
-
-@pytest.fixture
-def chat(
-    store: Store, catalog: Catalog, clock: Clock, nudges: Nudges
-) -> Iterator[ConversationService]:
-    service = ConversationService(store, catalog, clock=clock, nudges=nudges)
-    yield service
-    service.close()
-
-
-@pytest.fixture
-def courier() -> Courier:
-    return Courier()
-
-
-@pytest.fixture
-def dispatcher(nudges: Nudges, courier: Courier, clock: Clock) -> Iterator[Dispatcher]:
-    made = Dispatcher(nudges, {"telegram": courier, "slack": courier}, clock, claimant="test")
-    yield made
-    made.close()
-
-
-def worker(chat: ConversationService, number: int = 1) -> Worker:
-    person = Worker(chat, UserRef("telegram", str(1000 + number), f"Worker {number}"))
-    person.start()
-    return person
 
 
 def tick(dispatcher: Dispatcher) -> int:

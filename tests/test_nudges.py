@@ -9,72 +9,21 @@ and the fake Slack in their test files and in the end-to-end test at the bottom.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator, Sequence
-from datetime import UTC, datetime, time, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import pytest
 from sqlalchemy import select
 
-from bot.dialogues import Catalog
-from bot.messages import Outgoing, Pushed, UserRef
+from bot.messages import Pushed, UserRef
 from bot.nudges import wording
 from bot.nudges.dispatcher import Dispatcher
-from bot.nudges.planner import NudgeDefaults, Nudges
+from bot.nudges.planner import Nudges
 from bot.service import ConversationService
 from bot.store.models import deliveries
 from bot.store.repository import Store
 from tests.conftest import Clock
+from tests.nudging import FRIDAY_2PM, LONG, Courier, worker
 from tests.worker import Worker, finish_a_reflection
-
-FRIDAY_2PM = datetime(2026, 11, 27, 14, 0, tzinfo=UTC)  # 14:00 in London in winter
-LONG = "We met at the family home and talked through the plan for the coming weeks together."
-
-
-class Courier:
-    """Stands in for a channel: records what it is given, answers as told."""
-
-    def __init__(self) -> None:
-        self.pushed: list[tuple[UserRef, list[str]]] = []
-        self.answers: list[Pushed] = []
-
-    async def push(self, user: UserRef, messages: Sequence[Outgoing]) -> Pushed:
-        answer = self.answers.pop(0) if self.answers else Pushed.SENT
-        if answer is Pushed.SENT:
-            self.pushed.append((user, [m.text for m in messages]))
-        return answer
-
-
-@pytest.fixture
-def nudges(store: Store, catalog: Catalog) -> Nudges:
-    return Nudges(store, catalog, NudgeDefaults(weekdays=frozenset({4}), at=time(14, 0)))
-
-
-@pytest.fixture
-def chat(
-    store: Store, catalog: Catalog, clock: Clock, nudges: Nudges
-) -> Iterator[ConversationService]:
-    service = ConversationService(store, catalog, clock=clock, nudges=nudges)
-    yield service
-    service.close()
-
-
-@pytest.fixture
-def courier() -> Courier:
-    return Courier()
-
-
-@pytest.fixture
-def dispatcher(nudges: Nudges, courier: Courier, clock: Clock) -> Iterator[Dispatcher]:
-    made = Dispatcher(nudges, {"telegram": courier, "slack": courier}, clock, claimant="test")
-    yield made
-    made.close()
-
-
-def worker(chat: ConversationService, number: int = 1) -> Worker:
-    person = Worker(chat, UserRef("telegram", str(1000 + number), f"Worker {number}"))
-    person.start()  # a first message makes them a worker with an identity
-    return person
 
 
 def tick(dispatcher: Dispatcher) -> tuple[int, int, int, int]:

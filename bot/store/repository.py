@@ -56,6 +56,16 @@ class JournalEntry:
     first_line: str
 
 
+# A check-in with the key and model of the reflection whose plan it asks about.
+_CHECK_INS = select(
+    check_ins.c.id,
+    check_ins.c.user_id,
+    check_ins.c.due_at,
+    conversations.c.key,
+    conversations.c.dialogue_id,
+).join(conversations, conversations.c.id == check_ins.c.conversation_id)
+
+
 @dataclass(frozen=True, slots=True)
 class DueCheckIn:
     id: int
@@ -381,15 +391,7 @@ class Transaction:
     def due_check_ins(self, until: datetime, limit: int) -> list[DueCheckIn]:
         """Pending action-plan check-ins due by `until`, soonest first."""
         rows = self.connection.execute(
-            select(
-                check_ins.c.id,
-                check_ins.c.user_id,
-                check_ins.c.due_at,
-                conversations.c.key,
-                conversations.c.dialogue_id,
-            )
-            .join(conversations, conversations.c.id == check_ins.c.conversation_id)
-            .where(check_ins.c.status == "pending", check_ins.c.due_at <= until)
+            _CHECK_INS.where(check_ins.c.status == "pending", check_ins.c.due_at <= until)
             .order_by(check_ins.c.due_at, check_ins.c.id)
             .limit(limit)
         )
@@ -398,15 +400,7 @@ class Transaction:
     def check_in(self, check_in_id: int, user_id: int) -> DueCheckIn | None:
         """One of the worker's own check-ins, whatever its status."""
         row = self.connection.execute(
-            select(
-                check_ins.c.id,
-                check_ins.c.user_id,
-                check_ins.c.due_at,
-                conversations.c.key,
-                conversations.c.dialogue_id,
-            )
-            .join(conversations, conversations.c.id == check_ins.c.conversation_id)
-            .where(check_ins.c.id == check_in_id, check_ins.c.user_id == user_id)
+            _CHECK_INS.where(check_ins.c.id == check_in_id, check_ins.c.user_id == user_id)
         ).first()
         return DueCheckIn(*row) if row is not None else None
 
@@ -418,35 +412,18 @@ class Transaction:
     def open_check_ins(self, user_id: int, now: datetime) -> list[DueCheckIn]:
         """The worker's check-ins that are due and not yet answered, oldest first."""
         rows = self.connection.execute(
-            select(
-                check_ins.c.id,
-                check_ins.c.user_id,
-                check_ins.c.due_at,
-                conversations.c.key,
-                conversations.c.dialogue_id,
-            )
-            .join(conversations, conversations.c.id == check_ins.c.conversation_id)
-            .where(
+            _CHECK_INS.where(
                 check_ins.c.user_id == user_id,
                 check_ins.c.status.in_(("pending", "planned", "sent")),
                 check_ins.c.due_at <= now,
-            )
-            .order_by(check_ins.c.due_at, check_ins.c.id)
+            ).order_by(check_ins.c.due_at, check_ins.c.id)
         )
         return [DueCheckIn(*row) for row in rows]
 
     def started_check_in(self, user_id: int) -> DueCheckIn | None:
         """The check-in the worker most recently chose to answer, not yet linked."""
         row = self.connection.execute(
-            select(
-                check_ins.c.id,
-                check_ins.c.user_id,
-                check_ins.c.due_at,
-                conversations.c.key,
-                conversations.c.dialogue_id,
-            )
-            .join(conversations, conversations.c.id == check_ins.c.conversation_id)
-            .where(check_ins.c.user_id == user_id, check_ins.c.status == "started")
+            _CHECK_INS.where(check_ins.c.user_id == user_id, check_ins.c.status == "started")
             .order_by(check_ins.c.id.desc())
             .limit(1)
         ).first()
