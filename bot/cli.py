@@ -113,6 +113,11 @@ def parser() -> argparse.ArgumentParser:
     revoke = invite_actions.add_parser("revoke", parents=[shared], help="withdraw an invitation")
     revoke.add_argument("id", type=_reflection_id, help="the invitation's number (see list)")
 
+    nudges = add(
+        "nudges", help="the weekly nudges, follow-ups and reminders: how many in each state"
+    )
+    nudges.add_argument("--format", choices=["text", "json"], default="text")
+
     keys = add("keys", help="encryption keys")
     key_actions = keys.add_subparsers(dest="action", required=True, metavar="ACTION")
     key_actions.add_parser(
@@ -217,6 +222,8 @@ def _dispatch(args: argparse.Namespace) -> int:
         return EXIT_OK
     if args.command == "invite":
         return _invite(config, args)
+    if args.command == "nudges":
+        return _nudge_status(config, args.format)
     app = build_app(config)
     try:
         if args.command == "run" and (config.settings.telegram or config.settings.slack):
@@ -507,6 +514,28 @@ def _journal(app: App, args: argparse.Namespace) -> int:
         return EXIT_OK
     entries = asyncio.run(app.service.journal(user))
     print(journal.render_list(entries, app.catalog, args.format))
+    return EXIT_OK
+
+
+def _nudge_status(config: Config, fmt: str) -> int:
+    """Counts of the scheduled messages by kind and state: enough to see that nudges go
+    out, fail or are skipped, and nothing about who or what."""
+    from bot.store.deliveries import KINDS, DeliveryBook
+
+    engine = open_database(config)
+    try:
+        with engine.connect() as connection:
+            book = DeliveryBook(connection)
+            counts = {kind: book.counts(kind) for kind in KINDS}
+    finally:
+        engine.dispose()
+    if fmt == "json":
+        print(json.dumps(counts, indent=2))
+        return EXIT_OK
+    statuses = list(next(iter(counts.values())))
+    print(f"{'':16}" + "".join(f"{status:>10}" for status in statuses))
+    for kind, counted in counts.items():
+        print(f"{kind:16}" + "".join(f"{counted[status]:>10}" for status in statuses))
     return EXIT_OK
 
 

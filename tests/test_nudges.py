@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select
@@ -322,3 +323,20 @@ def test_a_worker_who_stopped_nudges_gets_no_reminder_about_a_paused_reflection(
     clock.advance(hours=24, seconds=30)
     assert tick(dispatcher) == (0, 0, 0, 1)
     assert courier.pushed == []
+
+
+def test_the_nudges_command_counts_by_kind_and_state(tmp_path: Path) -> None:
+    import json
+
+    from tests.chat_process import run_cli
+
+    result = run_cli(tmp_path, "nudges", "--format", "json")
+    assert result.returncode == 0, result.stderr
+    counts = json.loads(result.stdout)
+    assert set(counts) == {"weekly", "follow_up", "draft_reminder", "snoozed"}
+    assert counts["weekly"] == dict.fromkeys(
+        ("pending", "claimed", "sent", "failed", "skipped", "cancelled"), 0
+    )
+    table = run_cli(tmp_path, "nudges")
+    assert table.returncode == 0
+    assert table.stdout.split(b"\n")[1].split()[0] == b"weekly"
