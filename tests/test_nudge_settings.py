@@ -386,6 +386,22 @@ def test_a_new_day_cancels_the_pending_nudge_and_the_next_goes_on_the_new_day(
     assert weekly_rows(store)[-1][:2] == ("2026-12-02", "pending")
 
 
+def test_a_day_changed_away_and_back_in_one_week_keeps_that_days_nudge(
+    chat: ConversationService, dispatcher: Dispatcher, courier: Courier, clock: Clock, store: Store
+) -> None:
+    person = worker(chat)
+    tick(dispatcher)
+    person.says("settings day wednesday")
+    said = first(person.says("settings day friday")).text
+    assert said.endswith("The next one is on Friday 27 November at 14:00.")
+    assert [r[:2] for r in weekly_rows(store)] == [
+        ("2026-11-27", "pending"),
+        ("2026-11-25", "cancelled"),
+    ]
+    sent = sent_times(dispatcher, courier, clock, until=datetime(2026, 11, 28, tzinfo=UTC))
+    assert sent == [datetime(2026, 11, 27, 14, 30, tzinfo=UTC)]
+
+
 def test_a_new_time_the_same_day_moves_that_days_nudge(
     chat: ConversationService, dispatcher: Dispatcher, courier: Courier, clock: Clock, store: Store
 ) -> None:

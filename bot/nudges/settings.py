@@ -399,7 +399,9 @@ def _replan(
                 book.move(user_id, WEEKLY, period, due)
             kept = due
             break
-        if book.plan(user_id, WEEKLY, period, due, now):
+        if book.plan(user_id, WEEKLY, period, due, now) or book.reinstate(
+            user_id, WEEKLY, period, due
+        ):
             kept = due
             break
         due = next_nudge(schedule, due)  # that date had its nudge already

@@ -371,6 +371,21 @@ class DeliveryBook:
         )
         return bool(result.rowcount)
 
+    def reinstate(self, user_id: int, kind: str, period: str, due_at: datetime) -> bool:
+        """Plan again a delivery that was called off (a worker changed their day away and
+        back); False unless it was cancelled. A sent one is never planned again."""
+        result = self.connection.execute(
+            update(deliveries)
+            .where(
+                deliveries.c.user_id == user_id,
+                deliveries.c.kind == kind,
+                deliveries.c.period == period,
+                deliveries.c.status == "cancelled",
+            )
+            .values(status="pending", due_at=due_at, not_before=None, outcome=None)
+        )
+        return bool(result.rowcount)
+
     # ---- reading ------------------------------------------------------------------
 
     def pending_for(self, user_id: int) -> list[Delivery]:
