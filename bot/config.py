@@ -219,6 +219,12 @@ class NudgeConfig(BaseModel):
             raise ValueError("is not a time zone name such as Europe/London or America/New_York")
         return value
 
+    @model_validator(mode="after")
+    def _some_working_day(self) -> NudgeConfig:
+        if self.working_days_only and all(WEEKDAYS.index(day) >= 5 for day in self.days):
+            raise ValueError("working_days_only leaves none of these days: add a weekday")
+        return self
+
     @property
     def weekday_numbers(self) -> frozenset[int]:
         return frozenset(WEEKDAYS.index(day) for day in self.days)

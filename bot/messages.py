@@ -161,7 +161,16 @@ COMMAND_WORDS = frozenset(
         "settings",
     }
 )
-ARGUMENT_COMMANDS = frozenset({"journal", "reflect", "nudge", "followup", "settings"})
+# "journal 3" and "reflect gibbs" read naturally without a slash too; without one, the
+# word after the command must be one it takes, so an answer such as "journal entries
+# helped" or "followup needed" stays an answer. (`settings` reads its own words:
+# bot.nudges.settings.requested.)
+BARE_ARGUMENTS = {
+    "journal": re.compile(r"\d+"),
+    "reflect": re.compile(r"[\w-]+"),
+    "nudge": re.compile(r"tomorrow|skip", re.IGNORECASE),
+    "followup": re.compile(r"\d+"),
+}
 _COMMAND = re.compile(r"^/?([A-Za-z_]+)(?:@\w+)?(?:\s+(.*))?$", re.DOTALL)
 
 
@@ -186,8 +195,8 @@ def parse_command(text: str) -> Command | UnknownCommand | None:
     slashed = stripped.startswith("/")
     if name in COMMAND_WORDS and (slashed or not argument):
         return Command(name=name, argument=argument)
-    # "journal 3" and "reflect gibbs" read naturally without a slash too.
-    if name in ARGUMENT_COMMANDS and re.fullmatch(r"[\w-]+", argument):
+    bare = BARE_ARGUMENTS.get(name)
+    if bare is not None and bare.fullmatch(argument):
         return Command(name=name, argument=argument)
     if slashed:
         return UnknownCommand(name=name)

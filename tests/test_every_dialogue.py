@@ -200,7 +200,7 @@ def test_journal_with_a_number_that_is_not_a_digit_is_answered_not_a_crash(
     worker = Worker(service)
     worker.start("gibbs_quick")
     question = worker.question
-    reply = worker.says("journal ²")
+    reply = worker.says("/journal ²")
     assert not reply.failed
     assert "Traceback" not in text_of(reply)
     last = reply.messages[-1]  # and the open question comes back

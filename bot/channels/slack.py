@@ -50,6 +50,7 @@ from bot.service import Overview
 log = logging.getLogger(__name__)
 CHANNEL = "slack"
 COMMAND = "/reflect"
+PROFILE_WAIT_S = 1.5  # Slack wants a slash command answered within 3 s
 MAX_MESSAGE_CHARS = 12_000  # replies are joined up to this; Slack's own limit is 40,000
 Payload = dict[str, Any]
 
@@ -104,7 +105,11 @@ class SlackChannel:
             base_url=api_base_url or AsyncWebClient.BASE_URL,
             retry_handlers=[
                 AsyncRateLimitErrorRetryHandler(max_retry_count=3),
-                AsyncConnectionErrorRetryHandler(max_retry_count=2),
+                # Only when no connection was made: after a reset mid-request the message
+                # may have been posted, and must not be posted twice.
+                AsyncConnectionErrorRetryHandler(
+                    max_retry_count=2, error_types=[aiohttp.ClientConnectorError]
+                ),
                 AsyncServerErrorRetryHandler(max_retry_count=2),
             ],
         )
@@ -140,7 +145,9 @@ class SlackChannel:
         # One session for every call: without it slack_sdk opens (and, in production,
         # TLS-handshakes) a new connection for each message.
         if self.client.session is None:
-            self.client.session = aiohttp.ClientSession()
+            # slack_sdk applies its own timeout only to sessions it makes itself.
+            timeout = aiohttp.ClientTimeout(total=self.client.timeout)
+            self.client.session = aiohttp.ClientSession(timeout=timeout)
         await self.client.auth_test()
 
     async def handle_http(self, request: web.Request) -> web.Response:
@@ -315,6 +322,9 @@ class SlackChannel:
         # A slash command does not say which workspace the person is from (Slack Connect
         # brings in others): Slack's profile of them does.
         profile = await self._profile(user_id) if user_id else None
+        if user_id and profile is None:
+            await ack(text=words.TRY_AGAIN, response_type="ephemeral")
+            return
         person = self._person(body, user_id, profile.team_id) if profile else None
         if person is None:
             await ack(text=words.OUTSIDERS, response_type="ephemeral")
@@ -387,7 +397,7 @@ class SlackChannel:
             return known, Pushed.SENT
         try:
             answer = await self.client.conversations_open(users=user_id)
-        except (SlackClientError, TimeoutError, OSError) as error:
+        except (SlackClientError, TimeoutError, OSError, aiohttp.ClientError) as error:
             log.warning("could not open a DM: %s", _reason(error))
             return None, _outcome(error)
         channel = str((answer.get("channel") or {}).get("id") or "")
@@ -407,8 +417,9 @@ class SlackChannel:
         if known is not None:
             return known
         try:
-            answer = await self.client.users_info(user=user_id)
-        except SlackClientError as error:
+            # Bounded: a slash command waits for it before answering Slack (3 s at most).
+            answer = await asyncio.wait_for(self.client.users_info(user=user_id), PROFILE_WAIT_S)
+        except (SlackClientError, TimeoutError, OSError, aiohttp.ClientError) as error:
             log.warning("could not read a Slack profile: %s", _reason(error))
             return None
         user = answer.get("user") or {}
@@ -462,9 +473,16 @@ class SlackChannel:
         except SlackApiError as error:
             log.warning("Slack refused a call: %s", _reason(error))
             return _outcome(error)
-        except (SlackClientError, TimeoutError, OSError) as error:
+        except aiohttp.ClientConnectorError as error:
             log.warning("Slack could not be reached: %s", type(error).__name__)
-            return _outcome(error)
+            return Pushed.RETRY  # no connection: nothing was sent
+        except (TimeoutError, aiohttp.ClientError, OSError) as error:
+            # The request may have reached Slack: never sent twice, so it counts as sent.
+            log.warning("Slack did not answer in full: %s; not resending", type(error).__name__)
+            return Pushed.SENT
+        except SlackClientError as error:  # refused before it was sent
+            log.warning("Slack call not made: %s", type(error).__name__)
+            return Pushed.RETRY
         return Pushed.SENT
 
 

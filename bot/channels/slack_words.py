@@ -4,6 +4,7 @@ OUTSIDERS = (
     "Hello. This app is for the organisations it has been set up for, and your workspace "
     "isn't one of them. I haven't kept anything about you."
 )
+TRY_AGAIN = "I can't check your details with Slack just now. Please try again in a moment."
 MOVED_TO_DM = (
     "Reflections are private, so I've opened this one in our direct messages. "
     "Nothing was posted here."

@@ -70,7 +70,10 @@ class AiohttpRequest(BaseRequest):
                 timeout=timeout,
             ) as response:
                 return response.status, await response.read()
-        except TimeoutError as error:  # asyncio's, since Python 3.11
+        except aiohttp.ConnectionTimeoutError as error:
+            # No connection (or none free in the pool) in time: nothing was sent.
+            raise NetworkError(f"aiohttp.{type(error).__name__}: {error}") from error
+        except TimeoutError as error:  # the answer was late: the message may have arrived
             raise TimedOut from error
         except aiohttp.ClientError as error:
             raise NetworkError(f"aiohttp.{type(error).__name__}: {error}") from error

@@ -62,7 +62,8 @@ class Dispatcher:
         self.nudges = nudges
         self.couriers = dict(couriers)
         self.clock = clock
-        self.claimant = claimant or f"{socket.gethostname()}:{os.getpid()}"
+        # claimed_by holds 64 characters; a host's full name can be longer.
+        self.claimant = (claimant or f"{os.getpid()}@{socket.gethostname()}")[:64]
         self.batch = batch
         self.lease = lease
         # Database work leaves the event loop; one thread keeps a tick's steps in order.
@@ -72,6 +73,7 @@ class Dispatcher:
         self._settling = asyncio.Lock()
         self._outcomes: list[tuple[Delivery, Pushed]] = []
         self._closed = False
+        self._stopping = False  # set at once by stop(): no new batch is claimed
         self._scheduler: AsyncIOScheduler | None = None
 
     def start(self, every_seconds: float) -> None:
@@ -91,6 +93,7 @@ class Dispatcher:
 
     async def stop(self) -> None:
         """No more ticks; a tick under way finishes its deliveries first."""
+        self._stopping = True
         if self._scheduler is not None and self._scheduler.running:
             self._scheduler.shutdown(wait=False)
         async with self._ticking:
@@ -108,7 +111,7 @@ class Dispatcher:
         report = TickReport()
         try:
             report.planned = await self._run(self.nudges.plan, self.clock())
-            while True:
+            while not self._stopping:
                 claimed = await self._run(
                     self.nudges.claim, self.clock(), self.claimant, self.batch, self.lease
                 )
@@ -126,6 +129,10 @@ class Dispatcher:
         except StorageError as error:
             # The next tick tries again; claimed rows come back when their lease ends.
             log.error("nudge tick stopped early: %s", error)
+        except Exception:  # one bad row or schedule must not stop everyone's nudges for good
+            log.exception("nudge tick failed; the next tick tries again")
+        finally:
+            await self._settle()  # outcomes a failed settle gave back, once more
         if report.sent or report.failed or report.retried or report.skipped:
             log.info(
                 "nudges: %d sent, %d to retry, %d failed, %d skipped, %d planned",
@@ -161,7 +168,13 @@ class Dispatcher:
             if not self._outcomes:
                 return  # an earlier settle took them
             outcomes, self._outcomes = self._outcomes, []
-            await self._run(self.nudges.settle, outcomes, self.clock(), self.claimant)
+            try:
+                await self._run(self.nudges.settle, outcomes, self.clock(), self.claimant)
+            except Exception as error:
+                # Kept to be recorded by the next settle: a message that went out must
+                # be marked sent, or its row would come back and be sent again.
+                self._outcomes[:0] = outcomes
+                log.error("recording %d nudge outcomes failed: %s", len(outcomes), error)
 
     async def _run(self, work: Callable[..., T], *args: Any) -> T:
         return await asyncio.get_running_loop().run_in_executor(self._database, work, *args)

@@ -32,9 +32,11 @@ from bot.dialogues import Catalog
 from bot.messages import Choice, Outgoing, Pushed, UserRef
 from bot.nudges import wording
 from bot.nudges.schedule import (
+    SATURDAY,
     NudgeSchedule,
     due_between,
     follow_up_at,
+    is_zone,
     local_date,
     local_instant,
     next_nudge,
@@ -132,10 +134,14 @@ class Nudges:
             if own is not None and own.working_days_only is not None
             else defaults.working_days_only
         )
+        if working and all(day >= SATURDAY for day in weekdays):
+            # The worker's weekend days and the organisation's "working days only" (or
+            # the other way round) leave no day: their own choice of days wins.
+            working = False
         return NudgeSchedule(
             weekdays=weekdays,
             at=at,
-            timezone=zone,
+            timezone=zone if is_zone(zone) else defaults.timezone,
             working_days_only=working,
             paused_until=own.paused_until if own is not None else None,
             opted_out=own.opted_out if own is not None else False,
@@ -170,7 +176,11 @@ class Nudges:
                     draft.updated_at + DRAFT_QUIET,
                     reference=draft.key,
                 )
-                for draft in tx.quiet_drafts(now - DRAFT_QUIET, PLAN_BATCH)
+                for draft in tx.quiet_drafts(
+                    now - DRAFT_QUIET,
+                    PLAN_BATCH,
+                    touched_after=now - DRAFT_QUIET - self.defaults.grace,
+                )
             ]
             planned += DeliveryBook(tx.connection).plan_many(rows, now)
         with self.store.transaction() as tx:
@@ -387,8 +397,10 @@ class Nudges:
         if word == "tomorrow":
             due = remind_tomorrow(schedule, now)
             period = local_date(schedule.timezone, due).isoformat()
-            if not book.plan(user_id, SNOOZED, period, due, now):
-                book.move(user_id, SNOOZED, period, due)
+            if not book.plan(user_id, SNOOZED, period, due, now) and not book.move(
+                user_id, SNOOZED, period, due
+            ):
+                book.reinstate(user_id, SNOOZED, period, due)  # after "skip this week"
             when = due.astimezone(ZoneInfo(schedule.timezone)).strftime("%H:%M")
             return [Outgoing(wording.WILL_REMIND.format(when=when))]
         if word == "skip":

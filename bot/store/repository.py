@@ -361,13 +361,17 @@ class Transaction:
         )
         return found is not None
 
-    def quiet_drafts(self, untouched_since: datetime, limit: int) -> list[StoredDraftRef]:
-        """Paused reflections nobody has touched since then, oldest first."""
+    def quiet_drafts(
+        self, untouched_since: datetime, limit: int, *, touched_after: datetime
+    ) -> list[StoredDraftRef]:
+        """Paused reflections last touched between the two instants, oldest first (older
+        ones are long past their reminder, and would fill every page for ever)."""
         rows = self.connection.execute(
             select(conversations.c.user_id, conversations.c.key, conversations.c.updated_at)
             .where(
                 conversations.c.status == "paused",
                 conversations.c.updated_at <= untouched_since,
+                conversations.c.updated_at > touched_after,
             )
             .order_by(conversations.c.updated_at, conversations.c.id)
             .limit(limit)
