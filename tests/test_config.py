@@ -323,3 +323,13 @@ def test_an_unquoted_nudge_time_is_read_as_a_time_of_day(tmp_path: Path) -> None
     nudges = load_config(config, environ={}).settings.nudges
     assert nudges.time == "09:30"
     assert nudges.weekday_numbers == frozenset({0, 4})
+
+
+def test_default_nudge_days_that_working_days_only_rules_out_are_refused(tmp_path: Path) -> None:
+    config = tmp_path / "config.yaml"
+    config.write_text("nudges:\n  days: [saturday, sunday]\n  working_days_only: true\n")
+    with pytest.raises(ConfigError) as raised:
+        load_config(config, environ={})
+    (problem,) = raised.value.problems
+    assert "working_days_only leaves none of these days" in str(problem)
+    assert str(problem).startswith(f"{config}:")

@@ -15,10 +15,11 @@ from typing import Any
 
 from sqlalchemy import select
 
+from bot.dialogues import Catalog
 from bot.messages import Pushed, UserRef
 from bot.nudges import wording
 from bot.nudges.dispatcher import Dispatcher
-from bot.nudges.planner import Nudges
+from bot.nudges.planner import NudgeDefaults, Nudges
 from bot.service import ConversationService
 from bot.store.models import deliveries
 from bot.store.repository import Store
@@ -340,3 +341,52 @@ def test_the_nudges_command_counts_by_kind_and_state(tmp_path: Path) -> None:
     table = run_cli(tmp_path, "nudges")
     assert table.returncode == 0
     assert table.stdout.split(b"\n")[1].split()[0] == b"weekly"
+
+
+def test_a_sent_nudge_whose_recording_failed_is_recorded_later_not_sent_again(
+    chat: ConversationService, nudges: Nudges, clock: Clock, courier: Courier, store: Store
+) -> None:
+    from bot.store import StorageError
+
+    class Flaky(Nudges):
+        """The real nudges, whose first attempt to record outcomes meets a database error."""
+
+        failures = 1
+
+        def settle(self, *args: Any, **kwargs: Any) -> None:
+            if self.failures:
+                self.failures -= 1
+                raise StorageError("the database went away for a moment")
+            super().settle(*args, **kwargs)
+
+    flaky = Flaky(nudges.store, nudges.catalog, nudges.defaults)
+    dispatcher = Dispatcher(flaky, {"telegram": courier}, clock, claimant="flaky")
+    try:
+        worker(chat)
+        tick(dispatcher)
+        clock.now = FRIDAY_2PM + timedelta(seconds=5)
+        tick(dispatcher)  # sent; the first recording fails, the tick's last one succeeds
+        clock.now += timedelta(minutes=10)  # past the lease
+        tick(dispatcher)
+    finally:
+        dispatcher.close()
+    assert len(courier.pushed) == 1
+    weekly = [(p, s) for k, p, s, _ in rows(store) if k == "weekly"]
+    assert weekly[0] == ("2026-11-27", "sent")
+
+
+def test_weekend_days_under_working_days_only_still_make_a_schedule(
+    store: Store, catalog: Catalog, chat: ConversationService, clock: Clock
+) -> None:
+    from bot.store.deliveries import NudgeSettingsBook
+
+    weekdays_only = Nudges(
+        store, catalog, NudgeDefaults(weekdays=frozenset({4}), working_days_only=True)
+    )
+    person = worker(chat)
+    with store.transaction() as tx:
+        user_id = tx.find_user(person.user)
+        assert user_id is not None
+        NudgeSettingsBook(tx.connection).save(user_id, clock.now, weekdays="6")  # Sundays
+        schedule = weekdays_only.schedule(tx, user_id)
+    assert schedule.days == frozenset({6})  # the worker's own choice wins
