@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import signal
 import sys
+import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -575,5 +576,35 @@ def test_a_pushed_nudge_arrives_and_a_blocked_bot_or_an_outage_is_reported(
                 assert len(fake.sent_messages(WORKER)) == 1
             finally:
                 await channel.application.shutdown()
+
+    asyncio.run(scenario())
+
+
+def test_pushes_are_paced_under_the_flood_limit_without_429s(
+    service: ConversationService,
+) -> None:
+    from bot.messages import Outgoing
+
+    async def scenario() -> None:
+        async with FakeTelegram(max_messages_per_second=50) as fake:
+            channel = TelegramChannel(
+                service, token=fake.token, base_url=fake.base_url, messages_per_second=50
+            )
+            await channel.application.initialize()
+            try:
+                for chat in range(1, 121):
+                    fake.register_user(chat)
+                pushes = [
+                    channel.push(UserRef(CHANNEL, str(chat)), [Outgoing("Time to look back?")])
+                    for chat in range(1, 121)
+                ]
+                started = time.monotonic()
+                await asyncio.gather(*pushes)
+                took = time.monotonic() - started
+            finally:
+                await channel.application.shutdown()
+            statuses = [call.status for call in fake.calls_to("sendMessage")]
+            assert statuses == [200] * 120  # never over the limit, so never a 429
+            assert took >= 120 / 50 - 1.0  # and paced, not all at once
 
     asyncio.run(scenario())
