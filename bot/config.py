@@ -17,7 +17,7 @@ from typing import Any, Literal
 import platformdirs
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from bot.nudges.schedule import is_zone
+from bot.nudges.schedule import WEEKDAYS, is_zone
 from bot.yamlsource import Located, Problem, YamlError, load_file, validation_problems
 
 CONFIG_ENV = "CRITICAL_FRIEND_CONFIG"
@@ -182,7 +182,6 @@ class WebSettings(BaseModel):
     port: int | None = Field(default=None, ge=1, le=65535)  # default: $PORT, else 8080
 
 
-WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 Weekday = Literal["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]
 
 

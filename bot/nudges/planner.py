@@ -111,8 +111,7 @@ class Nudges:
 
     def schedule(self, tx: Transaction, user_id: int) -> NudgeSchedule:
         """The worker's own settings over the organisation's defaults."""
-        own = NudgeSettingsBook(tx.connection).get(user_id)
-        return self._merge(own, tx.timezone(user_id))
+        return self.schedules(tx, [user_id])[user_id]
 
     def schedules(self, tx: Transaction, user_ids: Collection[int]) -> dict[int, NudgeSchedule]:
         """`schedule` for many workers in two queries, for the tick's batches."""
@@ -185,9 +184,10 @@ class Nudges:
             planned += DeliveryBook(tx.connection).plan_many(rows, now)
         with self.store.transaction() as tx:
             check_ins = tx.due_check_ins(now + timedelta(days=1), PLAN_BATCH)
+            schedules = self.schedules(tx, {check.user_id for check in check_ins})
             rows = []
             for check in check_ins:
-                schedule = self.schedule(tx, check.user_id)
+                schedule = schedules[check.user_id]
                 due = follow_up_at(schedule, local_date(schedule.timezone, check.due_at))
                 period = f"check-in:{check.id}"
                 rows.append(PlannedRow(check.user_id, FOLLOW_UP, period, due, str(check.id)))
@@ -372,12 +372,13 @@ class Nudges:
         its time this week has come and they have not reflected since) and their due
         follow-ups wait for them here instead, with what to type.
         """
-        if tx.reachable_as(user_id) is not None:
+        if user_id in tx.reachable_many([user_id]):
             return []  # they get these as messages
         waiting: list[Outgoing] = []
         schedule = self.schedule(tx, user_id)
         last = _last_nudge(schedule, now)
-        if last is not None and not tx.finished_since(user_id, last - REFLECTED_RECENTLY):
+        finished = tx.last_finished([user_id]).get(user_id)
+        if last is not None and (finished is None or finished < last - REFLECTED_RECENTLY):
             waiting.append(Outgoing(wording.WEEKLY_WAITING))
         for check in tx.open_check_ins(user_id, now):
             plan = self._plan_text(tx, check.key, check.dialogue_id)

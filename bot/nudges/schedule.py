@@ -17,6 +17,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 SATURDAY = 5  # date.weekday(): 0 is Monday, 6 is Sunday
+WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 _ONE_SECOND = timedelta(seconds=1)
 
 

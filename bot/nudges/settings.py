@@ -36,14 +36,13 @@ from zoneinfo import ZoneInfo
 from bot.messages import Choice, Command, Outgoing, UnknownCommand
 from bot.nudges import wording
 from bot.nudges.planner import SNOOZED, WEEKLY, Nudges
-from bot.nudges.schedule import NudgeSchedule, is_zone, local_date, next_nudge
+from bot.nudges.schedule import WEEKDAYS, NudgeSchedule, is_zone, local_date, next_nudge
 from bot.store import Transaction
 from bot.store.deliveries import DeliveryBook, NudgeSettingsBook
 
 WORD = "settings"
 CHANGED = "settings changed"
 MAX_PAUSE_WEEKS = 8
-DAY_NAMES = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 WORKING_DAYS = frozenset(range(5))
 EVERY_DAY = frozenset(range(7))
 COMMON_TIMES = ("09:00", "12:00", "14:00", "16:00")
@@ -173,7 +172,7 @@ def _days(words: list[str]) -> SetDays | Unclear:
 def _day(word: str) -> int | None:
     """Monday, monday, Mon, Mondays, tue, tues, thurs, weds ... as 0 to 6."""
     for candidate in (word, word.removesuffix("s")):
-        for number, name in enumerate(DAY_NAMES):
+        for number, name in enumerate(WEEKDAYS):
             if len(candidate) >= 3 and name.startswith(candidate):
                 return number
     return None
@@ -457,7 +456,7 @@ def _days_text(days: frozenset[int]) -> str:
         return "every day"
     if days == WORKING_DAYS:
         return "every working day"
-    names = [DAY_NAMES[day].capitalize() + "s" for day in sorted(days)]
+    names = [WEEKDAYS[day].capitalize() + "s" for day in sorted(days)]
     listed = names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
     return f"on {listed}"
 
@@ -503,7 +502,7 @@ def _buttons(schedule: NudgeSchedule, now: datetime) -> tuple[Choice, ...]:
 
 def _day_buttons(schedule: NudgeSchedule) -> tuple[Choice, ...]:
     days: Iterable[int] = sorted(WORKING_DAYS if schedule.working_days_only else EVERY_DAY)
-    return tuple(Choice(f"settings day {DAY_NAMES[d]}", DAY_NAMES[d].capitalize()) for d in days)
+    return tuple(Choice(f"settings day {WEEKDAYS[d]}", WEEKDAYS[d].capitalize()) for d in days)
 
 
 def _ask(topic: Topic, schedule: NudgeSchedule) -> Outgoing:

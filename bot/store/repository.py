@@ -315,19 +315,9 @@ class Transaction:
 
     # ---- what the nudges need --------------------------------------------------
 
-    def reachable_as(self, user_id: int) -> UserRef | None:
-        """The chat app to reach a worker in unprompted: their newest identity that can
-        be written to first (a terminal cannot)."""
-        row = self.connection.execute(
-            select(identities.c.channel, identities.c.external_id)
-            .where(identities.c.user_id == user_id, identities.c.channel != "terminal")
-            .order_by(identities.c.created_at.desc(), identities.c.id.desc())
-            .limit(1)
-        ).first()
-        return UserRef(row.channel, row.external_id) if row is not None else None
-
     def reachable_many(self, user_ids: Iterable[int]) -> dict[int, UserRef]:
-        """`reachable_as` for several workers in one query."""
+        """The chat app to reach each worker in unprompted: their newest identity that can
+        be written to first (a terminal cannot). Workers with none are left out."""
         rows = self.connection.execute(
             select(identities.c.user_id, identities.c.channel, identities.c.external_id)
             .where(identities.c.user_id.in_(list(user_ids)), identities.c.channel != "terminal")
@@ -352,14 +342,6 @@ class Transaction:
             )
         )
         return {int(row[0]): str(row[1]) for row in rows}
-
-    def finished_since(self, user_id: int, since: datetime) -> bool:
-        found = self.connection.scalar(
-            select(reflections.c.id)
-            .where(reflections.c.user_id == user_id, reflections.c.finished_at >= since)
-            .limit(1)
-        )
-        return found is not None
 
     def quiet_drafts(
         self, untouched_since: datetime, limit: int, *, touched_after: datetime
