@@ -390,3 +390,13 @@ def test_weekend_days_under_working_days_only_still_make_a_schedule(
         NudgeSettingsBook(tx.connection).save(user_id, clock.now, weekdays="6")  # Sundays
         schedule = weekdays_only.schedule(tx, user_id)
     assert schedule.days == frozenset({6})  # the worker's own choice wins
+
+
+def test_someone_who_joins_after_this_weeks_nudge_is_not_told_one_is_waiting(
+    chat: ConversationService, clock: Clock
+) -> None:
+    from tests.worker import text_of
+
+    clock.now = FRIDAY_2PM + timedelta(hours=3)
+    newcomer = Worker(chat, UserRef("terminal", "new", "New"))
+    assert wording.WEEKLY_WAITING not in text_of(newcomer.start())

@@ -377,8 +377,14 @@ class Nudges:
         waiting: list[Outgoing] = []
         schedule = self.schedule(tx, user_id)
         last = _last_nudge(schedule, now)
+        joined = tx.joined_at(user_id)
         finished = tx.last_finished([user_id]).get(user_id)
-        if last is not None and (finished is None or finished < last - REFLECTED_RECENTLY):
+        # Not for someone who joined after it: nobody had asked them yet.
+        if (
+            last is not None
+            and (joined is None or joined < last)
+            and (finished is None or finished < last - REFLECTED_RECENTLY)
+        ):
             waiting.append(Outgoing(wording.WEEKLY_WAITING))
         for check in tx.open_check_ins(user_id, now):
             plan = self._plan_text(tx, check.key, check.dialogue_id)

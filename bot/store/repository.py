@@ -326,6 +326,9 @@ class Transaction:
         # Oldest first, so the newest identity of each worker is the one kept.
         return {row.user_id: UserRef(row.channel, row.external_id) for row in rows}
 
+    def joined_at(self, user_id: int) -> datetime | None:
+        return self.connection.scalar(select(users.c.created_at).where(users.c.id == user_id))
+
     def last_finished(self, user_ids: Iterable[int]) -> dict[int, datetime]:
         """When each of these workers last finished a reflection (those who have)."""
         rows = self.connection.execute(
