@@ -223,6 +223,31 @@ def test_outcomes_move_only_a_claimed_delivery(store: Store) -> None:
     assert outcomes[sent.id] is None
 
 
+def test_released_claims_are_pending_again_and_not_counted_as_attempts(store: Store) -> None:
+    (worker,) = make_workers(store, 1)
+    with store.engine.begin() as connection:
+        book = DeliveryBook(connection)
+        book.plan_many(weeks(worker, 3), NOW)
+        first, second, third = book.claim(NOW, "a", 10, LEASE)
+        assert book.sent(first.id, NOW)
+        # Only the claimant's own claimed rows go back; a sent one stays sent.
+        assert book.release_many([second.id], claimant="b") == 0
+        assert book.release_many([first.id, second.id, third.id], claimant="a") == 2
+        assert book.release_many([], claimant="a") == 0
+        found = connection.execute(
+            select(deliveries.c.id, deliveries.c.status, deliveries.c.attempts).order_by(
+                deliveries.c.id
+            )
+        ).all()
+        assert [tuple(row) for row in found] == [
+            (first.id, "sent", 1),
+            (second.id, "pending", 0),
+            (third.id, "pending", 0),
+        ]
+        # Due again at once: the next claim takes them.
+        assert [d.id for d in book.claim(NOW, "b", 10, LEASE)] == [second.id, third.id]
+
+
 def test_only_a_pending_delivery_is_cancelled_or_moved(store: Store) -> None:
     (worker,) = make_workers(store, 1)
     with store.engine.begin() as connection:

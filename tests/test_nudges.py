@@ -400,3 +400,43 @@ def test_someone_who_joins_after_this_weeks_nudge_is_not_told_one_is_waiting(
     clock.now = FRIDAY_2PM + timedelta(hours=3)
     newcomer = Worker(chat, UserRef("terminal", "new", "New"))
     assert wording.WEEKLY_WAITING not in text_of(newcomer.start())
+
+
+def test_stopping_mid_tick_gives_back_the_batch_claimed_ahead_untried(
+    chat: ConversationService, nudges: Nudges, clock: Clock, store: Store
+) -> None:
+    """The next batch is claimed while one is sent; a process told to stop sends no more,
+    and the batch it held is pending again at once (not left until its lease ends), its
+    claim not counted as an attempt."""
+    for number in range(1, 7):
+        worker(chat, number)
+
+    class Slow(Courier):
+        def __init__(self) -> None:
+            super().__init__()
+            self.first = asyncio.Event()
+
+        async def push(self, user: UserRef, messages: Any) -> Pushed:
+            self.first.set()
+            await asyncio.sleep(0.05)
+            return await super().push(user, messages)
+
+    async def scenario() -> None:
+        slow = Slow()
+        dispatcher = Dispatcher(nudges, {"telegram": slow}, clock, claimant="one", batch=2)
+        await dispatcher.tick()  # plans
+        clock.now = FRIDAY_2PM + timedelta(seconds=1)
+        ticking = asyncio.create_task(dispatcher.tick())
+        await slow.first.wait()
+        await dispatcher.stop()
+        report = await ticking
+        assert report.sent == len(slow.pushed) == 2  # the batch under way, no more
+
+    asyncio.run(scenario())
+    with store.engine.connect() as connection:
+        found = connection.execute(
+            select(deliveries.c.status, deliveries.c.attempts, deliveries.c.claimed_by).where(
+                deliveries.c.period == "2026-11-27"
+            )
+        ).all()
+    assert sorted(found) == [("pending", 0, None)] * 4 + [("sent", 1, "one")] * 2

@@ -12,6 +12,8 @@ arrived: never resent) and `NetworkError` (it surely did not).
 
 from __future__ import annotations
 
+import json
+
 import aiohttp
 from telegram._utils.defaultvalue import DefaultValue
 from telegram._utils.types import ODVInput
@@ -66,7 +68,7 @@ class AiohttpRequest(BaseRequest):
                 method,
                 url,
                 data=self._body(request_data),
-                headers={"User-Agent": self.USER_AGENT},
+                headers=self._headers(request_data),
                 timeout=timeout,
             ) as response:
                 return response.status, await response.read()
@@ -82,15 +84,21 @@ class AiohttpRequest(BaseRequest):
     def _pick(value: ODVInput[float], default: float) -> float | None:
         return default if isinstance(value, DefaultValue) else value
 
+    def _headers(self, request_data: RequestData | None) -> dict[str, str]:
+        if request_data is None or request_data.contains_files:
+            return {"User-Agent": self.USER_AGENT}
+        return {"User-Agent": self.USER_AGENT, "Content-Type": "application/json"}
+
     @staticmethod
-    def _body(request_data: RequestData | None) -> aiohttp.FormData | dict[str, str] | None:
-        """Form fields, as python-telegram-bot sends them; multipart when there are files."""
+    def _body(request_data: RequestData | None) -> aiohttp.FormData | bytes | None:
+        """A JSON body, which the Bot API takes and which is cheaper to build than
+        python-telegram-bot's urlencoded form; multipart when there are files."""
         if request_data is None:
             return None
+        if not request_data.contains_files:
+            return json.dumps(request_data.parameters).encode()
         fields = request_data.json_parameters
         files = request_data.multipart_data
-        if not files:
-            return fields
         form = aiohttp.FormData()
         for name, value in fields.items():
             form.add_field(name, value)

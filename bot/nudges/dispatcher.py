@@ -22,7 +22,7 @@ from typing import Any, Protocol, TypeVar
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from bot.messages import Outgoing, Pushed, UserRef
-from bot.nudges.planner import Nudges, Outbound
+from bot.nudges.planner import Claimed, Nudges, Outbound
 from bot.store import StorageError
 from bot.store.deliveries import Delivery
 
@@ -109,13 +109,18 @@ class Dispatcher:
 
     async def _tick(self) -> TickReport:
         report = TickReport()
+        upcoming: asyncio.Future[Claimed] | None = None
         try:
             report.planned = await self._run(self.nudges.plan, self.clock())
-            while not self._stopping:
-                claimed = await self._run(
-                    self.nudges.claim, self.clock(), self.claimant, self.batch, self.lease
-                )
+            upcoming = self._claim_next()
+            while upcoming is not None:
+                claimed = await upcoming
+                upcoming = None
                 report.skipped += claimed.skipped
+                if len(claimed.outbound) + claimed.skipped >= self.batch and not self._stopping:
+                    # The next batch is claimed while this one is sent, so the channel is
+                    # never idle waiting for the database between batches.
+                    upcoming = self._claim_next()
                 outcomes = await asyncio.gather(*(self._deliver(o) for o in claimed.outbound))
                 for outcome in outcomes:
                     if outcome is Pushed.SENT:
@@ -124,14 +129,15 @@ class Dispatcher:
                         report.retried += 1
                     else:
                         report.failed += 1
-                if len(claimed.outbound) + claimed.skipped < self.batch:
-                    break
+                if self._stopping and upcoming is not None:
+                    break  # given back below, untried
         except StorageError as error:
             # The next tick tries again; claimed rows come back when their lease ends.
             log.error("nudge tick stopped early: %s", error)
         except Exception:  # one bad row or schedule must not stop everyone's nudges for good
             log.exception("nudge tick failed; the next tick tries again")
         finally:
+            await self._give_back(upcoming)
             await self._settle()  # outcomes a failed settle gave back, once more
         if report.sent or report.failed or report.retried or report.skipped:
             log.info(
@@ -143,6 +149,22 @@ class Dispatcher:
                 report.planned,
             )
         return report
+
+    def _claim_next(self) -> asyncio.Future[Claimed]:
+        return asyncio.ensure_future(
+            self._run(self.nudges.claim, self.clock(), self.claimant, self.batch, self.lease)
+        )
+
+    async def _give_back(self, upcoming: asyncio.Future[Claimed] | None) -> None:
+        """A batch claimed ahead but not sent (stopping, or an error) is released at once
+        rather than left until its lease ends."""
+        if upcoming is None:
+            return
+        try:
+            claimed = await upcoming
+            await self._run(self.nudges.release, claimed.outbound, self.claimant)
+        except Exception as error:  # its lease still brings it back
+            log.error("giving back claimed nudges failed: %s", error)
 
     async def _deliver(self, outbound: Outbound) -> Pushed:
         courier = self.couriers.get(outbound.user.channel)

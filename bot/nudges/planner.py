@@ -304,6 +304,12 @@ class Nudges:
                 return answers[step_id]
         return None
 
+    def release(self, outbound: Sequence[Outbound], claimant: str) -> None:
+        """Give back claimed rows that will not be sent by this process after all."""
+        with self.store.transaction() as tx:
+            ids = [item.delivery.id for item in outbound]
+            DeliveryBook(tx.connection).release_many(ids, claimant=claimant)
+
     def settle(
         self, results: Sequence[tuple[Delivery, Pushed]], now: datetime, claimant: str
     ) -> None:

@@ -315,6 +315,27 @@ class DeliveryBook:
         )
         return int(result.rowcount)
 
+    def release_many(self, delivery_ids: Sequence[int], *, claimant: str) -> int:
+        """Give back claimed deliveries that were never tried (a process stopping with a
+        batch in hand): pending again at once, and the claim not counted as an attempt."""
+        if not delivery_ids:
+            return 0
+        result = self.connection.execute(
+            update(deliveries)
+            .where(
+                deliveries.c.id.in_(delivery_ids),
+                deliveries.c.status == "claimed",
+                deliveries.c.claimed_by == claimant,
+            )
+            .values(
+                status="pending",
+                claimed_by=None,
+                lease_until=None,
+                attempts=deliveries.c.attempts - 1,
+            )
+        )
+        return int(result.rowcount)
+
     def retry(
         self,
         delivery_id: int,
