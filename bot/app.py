@@ -21,6 +21,7 @@ from sqlalchemy.exc import ArgumentError
 from bot.config import Config
 from bot.dialogues import Catalog, load_catalog
 from bot.nudges.planner import NudgeDefaults, Nudges
+from bot.peer.commands import Peer
 from bot.service import ConversationService
 from bot.store.crypto import KEYS_ENV, Cipher, KeyringError, keys_from_env, load_or_create_key_file
 from bot.store.db import DatabaseError, has_workers, open_engine, sqlite_path, upgrade
@@ -115,17 +116,32 @@ def build_app(
         # A broken dialogue file must not stop the others; its author sees why.
         say(f"{problem} (this dialogue is left out until it is fixed)")
     store = Store(engine, cipher, organisation_name=config.settings.organisation_name)
-    nudges = nudges_from(config, store, catalog)
+    peer = peer_from(config, catalog)
+    deliveries = nudges_from(config, store, catalog, peer)
     service = ConversationService(
-        store, catalog, max_answer_chars=config.settings.max_answer_chars, nudges=nudges
+        store,
+        catalog,
+        max_answer_chars=config.settings.max_answer_chars,
+        nudges=deliveries if deliveries is not None and deliveries.weekly else None,
+        peer=peer,
     )
-    return App(config=config, store=store, catalog=catalog, service=service, nudges=nudges)
+    return App(config=config, store=store, catalog=catalog, service=service, nudges=deliveries)
 
 
-def nudges_from(config: Config, store: Store, catalog: Catalog) -> Nudges | None:
-    """The weekly nudges with the organisation's defaults, unless config turns them off."""
+def peer_from(config: Config, catalog: Catalog) -> Peer | None:
+    """Critical friends, unless config turns them off."""
+    if not config.settings.friends.enabled:
+        return None
+    return Peer(config.settings.friends, catalog, config.settings.nudges.timezone)
+
+
+def nudges_from(
+    config: Config, store: Store, catalog: Catalog, peer: Peer | None = None
+) -> Nudges | None:
+    """What the delivery tick sends: the weekly nudges with the organisation's defaults,
+    unless config turns them off, and critical-friend notices. None if neither is on."""
     settings = config.settings.nudges
-    if not settings.enabled:
+    if not settings.enabled and peer is None:
         return None
     defaults = NudgeDefaults(
         weekdays=settings.weekday_numbers,
@@ -134,7 +150,7 @@ def nudges_from(config: Config, store: Store, catalog: Catalog) -> Nudges | None
         working_days_only=settings.working_days_only,
         grace=timedelta(hours=settings.grace_hours),
     )
-    return Nudges(store, catalog, defaults)
+    return Nudges(store, catalog, defaults, weekly=settings.enabled, peer=peer)
 
 
 def _safe_url(url: str) -> str:

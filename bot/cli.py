@@ -114,6 +114,14 @@ def parser() -> argparse.ArgumentParser:
     revoke = invite_actions.add_parser("revoke", parents=[shared], help="withdraw an invitation")
     revoke.add_argument("id", type=_reflection_id, help="the invitation's number (see list)")
 
+    people = add("people", help="teams and line managers, for choosing critical friends")
+    people_actions = people.add_subparsers(dest="action", required=True, metavar="ACTION")
+    load = people_actions.add_parser(
+        "import", parents=[shared], help="read person,name,team,manager from a CSV file"
+    )
+    load.add_argument("file", type=Path, help="the CSV file")
+    load.add_argument("--org", metavar="NAME", help="organisation (default: the default one)")
+
     nudges = add(
         "nudges", help="the weekly nudges, follow-ups and reminders: how many in each state"
     )
@@ -225,6 +233,8 @@ def _dispatch(args: argparse.Namespace) -> int:
         return _invite(config, args)
     if args.command == "nudges":
         return _nudge_status(config, args.format)
+    if args.command == "people":
+        return _import_people(config, args.file, args.org)
     app = build_app(config)
     try:
         if args.command == "run" and (config.settings.telegram or config.settings.slack):
@@ -542,6 +552,34 @@ def _nudge_status(config: Config, fmt: str) -> int:
     print(f"{'':16}" + "".join(f"{status:>10}" for status in statuses))
     for kind, counted in counts.items():
         print(f"{kind:16}" + "".join(f"{counted[status]:>10}" for status in statuses))
+    return EXIT_OK
+
+
+def _import_people(config: Config, path: Path, organisation: str | None) -> int:
+    from bot.peer.people import PeopleError, import_people, read_people
+
+    try:
+        rows = read_people(path)
+    except PeopleError as error:
+        print("\n".join(error.problems), file=sys.stderr)
+        return EXIT_FIX_FIRST
+    app = build_app(config)
+    now = utcnow()
+    try:
+        with app.store.transaction() as tx:
+            if organisation:
+                organisation_id = InviteBook(tx.connection).organisation(
+                    organisation, config.settings.organisation_name, now
+                )
+            else:
+                organisation_id = tx.default_organisation(now)
+            done = import_people(tx, rows, organisation_id, now, path)
+    except PeopleError as error:
+        print("\n".join(error.problems), file=sys.stderr)
+        return EXIT_FIX_FIRST
+    finally:
+        app.close()
+    print(f"{done.added} people added and {done.updated} updated, from {path}.")
     return EXIT_OK
 
 

@@ -229,6 +229,35 @@ class NudgeConfig(BaseModel):
         return frozenset(WEEKDAYS.index(day) for day in self.days)
 
 
+class FriendRounds(BaseModel):
+    """One organisation's periodic rounds, over the defaults in `friends:`."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    rounds_every_weeks: int = Field(ge=0, le=52)
+
+
+class FriendConfig(BaseModel):
+    """The `friends:` section: critical friends, asked for or paired in rounds."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    enabled: bool = True
+    pairing_weeks: int = Field(default=6, ge=1, le=52)  # a pairing ends after this
+    repeat_weeks: int = Field(default=12, ge=0, le=104)  # no pairing again within this
+    invitation_hours: int = Field(default=48, ge=1, le=336)  # then the next candidate
+    talk_check_days: int = Field(default=7, ge=1, le=60)  # "did you get to talk?"
+    # Donut-style rounds: every N weeks, on Monday morning, everyone in the pool who
+    # opted into rounds is paired. 0: no rounds, only friends asked for.
+    rounds_every_weeks: int = Field(default=0, ge=0, le=52)
+    # Per organisation (its slug, as in `critical-friend invite create`).
+    organisations: dict[str, FriendRounds] = Field(default_factory=dict)
+
+    def rounds_for(self, organisation_slug: str) -> int:
+        own = self.organisations.get(organisation_slug)
+        return own.rounds_every_weeks if own is not None else self.rounds_every_weeks
+
+
 class Settings(BaseModel):
     """Everything `config.example.yaml` documents. Unknown keys are errors."""
 
@@ -243,6 +272,7 @@ class Settings(BaseModel):
     slack: SlackSettings | None = None
     web: WebSettings = WebSettings()
     nudges: NudgeConfig = NudgeConfig()
+    friends: FriendConfig = FriendConfig()
 
     @field_validator("database_url")
     @classmethod

@@ -85,6 +85,14 @@ def _labelled(answers: dict[str, str], dialogue_id: str, catalog: Catalog) -> li
     return sections
 
 
+def render_shared(record: ReflectionRecord, catalog: Catalog) -> str:
+    """A reflection as its author's critical friend sees it: the answers, nothing else
+    (no earlier versions, no follow-ups, no feedback from others)."""
+    heading = f"{title(catalog, record.dialogue_id)}, {record.finished_at:%A %d %B %Y}"
+    sections = _labelled(record.answers, record.dialogue_id, catalog)
+    return "\n\n".join([heading, *(f"{label}\n{text}" for label, text in sections)])
+
+
 def render_one(record: ReflectionRecord, catalog: Catalog, fmt: Format) -> str:
     """One reflection in full, with any follow-ups of its plan after it."""
     if fmt == "json":

@@ -159,6 +159,7 @@ COMMAND_WORDS = frozenset(
         "nudge",
         "followup",
         "settings",
+        "friend",
     }
 )
 # "journal 3" and "reflect gibbs" read naturally without a slash too; without one, the
@@ -170,6 +171,14 @@ BARE_ARGUMENTS = {
     "reflect": re.compile(r"[\w-]+"),
     "nudge": re.compile(r"tomorrow|skip", re.IGNORECASE),
     "followup": re.compile(r"\d+"),
+    # `friend ...` typed without a slash: only its exact forms, so an answer that happens
+    # to begin with "friend" stays an answer. Handles are the random tokens in buttons.
+    "friend": re.compile(
+        r"join|leave|cancel|help|share|end|rounds (?:on|off)|max \d{1,2}|end \d{1,18}"
+        r"|share \d{1,18}(?: with \d{1,18})?|ask \d{1,18}|talked (?:yes|no) \d{1,18}"
+        r"|(?:accept|decline|unshare|open|feedback|reply) [A-Za-z0-9_-]{8,32}",
+        re.IGNORECASE,
+    ),
 }
 _COMMAND = re.compile(r"^/?([A-Za-z_]+)(?:@\w+)?(?:\s+(.*))?$", re.DOTALL)
 

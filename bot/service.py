@@ -61,6 +61,9 @@ from bot.nudges import settings as nudge_settings
 from bot.nudges import wording as nudge_wording
 from bot.nudges.planner import FOLLOW_UP_DIALOGUE, Nudges
 from bot.nudges.schedule import is_zone
+from bot.peer import wording as peer_wording
+from bot.peer.commands import Peer
+from bot.peer.sharing import shareable
 from bot.store import (
     JournalEntry,
     KeyringError,
@@ -130,9 +133,11 @@ class ConversationService:
         new_key: Callable[[], str] = lambda: str(uuid.uuid4()),
         max_answer_chars: int = MAX_ANSWER_CHARS,
         nudges: Nudges | None = None,
+        peer: Peer | None = None,
     ) -> None:
         self.store = store
         self.nudges = nudges
+        self.peer = peer
         self.catalog = catalog
         self.clock = clock
         self.new_key = new_key
@@ -297,71 +302,99 @@ class ConversationService:
                 return Reply(duplicate=True)
             user_id, saved = tx.load_worker(incoming.user, now)
             state = SessionState.from_json(saved)
-            # Parsed as the engine will see it, so "\x00journal" means the same to both.
-            text = clean_text(incoming.text)
-            command = parse_command(text) if incoming.kind is IncomingKind.TEXT else None
-            if isinstance(command, Command) and command.name == "journal":
-                return _aside(state, [self._journal_in_chat(tx, user_id, command.argument)])
-            if isinstance(command, Command) and command.name == "followup":
-                # "Tell me how it went", from a follow-up message: the follow-up dialogue,
-                # linked to the reflection whose plan it asks about once it starts.
-                if not self._begin_follow_up(tx, user_id, command.argument):
-                    return _aside(state, [Outgoing(nudge_wording.NO_SUCH_FOLLOW_UP)])
-                command = Command("reflect", FOLLOW_UP_DIALOGUE)
-                incoming = replace(incoming, text=f"/reflect {FOLLOW_UP_DIALOGUE}")
-            if isinstance(command, Command) and command.name == "nudge":
-                said = (
-                    list(self.nudges.command(tx, user_id, command.argument, now))
-                    if self.nudges is not None
-                    else [Outgoing(nudge_wording.NOT_ON)]
-                )
-                return _aside(state, said)
-            asked = (
-                nudge_settings.requested(text, command, in_run=state.mode is Mode.IN_RUN)
-                if incoming.kind is IncomingKind.TEXT
-                else None
+            reply = self._turn_for(tx, user_id, state, incoming, now)
+            # What colleagues did meanwhile (an invitation, feedback): shown now, before
+            # the reply, so the open question stays last.
+            waiting = self.peer.waiting(tx, user_id, now) if self.peer is not None else []
+            if waiting:
+                reply = replace(reply, messages=[*waiting, *reply.messages])
+            return reply
+
+    def _turn_for(
+        self,
+        tx: Transaction,
+        user_id: int,
+        state: SessionState,
+        incoming: Incoming,
+        now: datetime,
+    ) -> Reply:
+        # Parsed as the engine will see it, so "\x00journal" means the same to both.
+        text = clean_text(incoming.text)
+        command = parse_command(text) if incoming.kind is IncomingKind.TEXT else None
+        before: list[Outgoing] = []
+        if isinstance(command, Command) and command.name == "friend":
+            if self.peer is None:
+                return _aside(state, [Outgoing(peer_wording.NOT_ON)])
+            answer = self.peer.command(tx, user_id, command.argument, now)
+            if answer.start is None:
+                return _aside(state, answer.messages)
+            # Feedback, or an answer to feedback: its dialogue starts now, after
+            # a word on what it is for.
+            before = answer.messages
+            command = Command("reflect", answer.start)
+            incoming = replace(incoming, text=f"/reflect {answer.start}")
+        if isinstance(command, Command) and command.name == "journal":
+            return _aside(state, [self._journal_in_chat(tx, user_id, command.argument)])
+        if isinstance(command, Command) and command.name == "followup":
+            # "Tell me how it went", from a follow-up message: the follow-up dialogue,
+            # linked to the reflection whose plan it asks about once it starts.
+            if not self._begin_follow_up(tx, user_id, command.argument):
+                return _aside(state, [Outgoing(nudge_wording.NO_SUCH_FOLLOW_UP)])
+            command = Command("reflect", FOLLOW_UP_DIALOGUE)
+            incoming = replace(incoming, text=f"/reflect {FOLLOW_UP_DIALOGUE}")
+        if isinstance(command, Command) and command.name == "nudge":
+            said = (
+                list(self.nudges.command(tx, user_id, command.argument, now))
+                if self.nudges is not None
+                else [Outgoing(nudge_wording.NOT_ON)]
             )
-            if asked is not None:
-                said = (
-                    nudge_settings.answer(self.nudges, tx, user_id, asked, now)
-                    if self.nudges is not None
-                    else [Outgoing(nudge_wording.SETTINGS_NOT_ON)]
-                )
-                return _aside(state, list(said))
-            # Menus and greetings need more than a turn inside a reflection does.
-            in_reflection = (
-                state.mode is Mode.IN_RUN
-                and incoming.kind is not IncomingKind.START
-                and command is None
+            return _aside(state, said)
+        asked = (
+            nudge_settings.requested(text, command, in_run=state.mode is Mode.IN_RUN)
+            if incoming.kind is IncomingKind.TEXT
+            else None
+        )
+        if asked is not None:
+            said = (
+                nudge_settings.answer(self.nudges, tx, user_id, asked, now)
+                if self.nudges is not None
+                else [Outgoing(nudge_wording.SETTINGS_NOT_ON)]
             )
-            context = Context(
-                catalog=self.catalog,
-                now=now,
-                new_run_key=self.new_key(),
-                drafts=() if in_reflection else self._drafts(tx, user_id),
-                display_name=None if in_reflection else tx.display_name(user_id),
-                max_answer_chars=self.max_answer_chars,
-            )
-            turn = step(state, incoming, context)
-            self._apply(tx, user_id, turn.effects, now)
-            tx.save_state(user_id, turn.state.to_json(), now)
-            log.info(
-                "turn %s user=%d mode=%s effects=%s",
-                incoming.event_id,
-                user_id,
-                turn.state.mode.value,
-                ",".join(type(e).__name__ for e in turn.effects) or "-",
-            )
-            replies = turn.replies
-            if incoming.kind is IncomingKind.START and self.nudges is not None:
-                # After the greeting, before the menu.
-                waiting = self.nudges.waiting_for(tx, user_id, now)
-                replies = [*replies[:1], *waiting, *replies[1:]]
-            return Reply(
-                messages=replies,
-                waiting=turn.state.mode is not Mode.IDLE,
-                stale=turn.stale,
-            )
+            return _aside(state, list(said))
+        # Menus and greetings need more than a turn inside a reflection does.
+        in_reflection = (
+            state.mode is Mode.IN_RUN
+            and incoming.kind is not IncomingKind.START
+            and command is None
+        )
+        context = Context(
+            catalog=self.catalog,
+            now=now,
+            new_run_key=self.new_key(),
+            drafts=() if in_reflection else self._drafts(tx, user_id),
+            display_name=None if in_reflection else tx.display_name(user_id),
+            max_answer_chars=self.max_answer_chars,
+        )
+        turn = step(state, incoming, context)
+        after = self._apply(tx, user_id, turn.effects, now)
+        tx.save_state(user_id, turn.state.to_json(), now)
+        log.info(
+            "turn %s user=%d mode=%s effects=%s",
+            incoming.event_id,
+            user_id,
+            turn.state.mode.value,
+            ",".join(type(e).__name__ for e in turn.effects) or "-",
+        )
+        replies = [*before, *turn.replies, *after]
+        if incoming.kind is IncomingKind.START and self.nudges is not None:
+            # After the greeting, before the menu.
+            waiting = self.nudges.waiting_for(tx, user_id, now)
+            replies = [*replies[:1], *waiting, *replies[1:]]
+        return Reply(
+            messages=replies,
+            waiting=turn.state.mode is not Mode.IDLE,
+            stale=turn.stale,
+        )
 
     def _drafts(self, tx: Transaction, user_id: int) -> tuple[Draft, ...]:
         return tuple(
@@ -371,25 +404,51 @@ class ConversationService:
             if stored.state
         )
 
-    def _apply(self, tx: Transaction, user_id: int, effects: list[Effect], now: datetime) -> None:
+    def _apply(
+        self, tx: Transaction, user_id: int, effects: list[Effect], now: datetime
+    ) -> list[Outgoing]:
+        """Store what the turn did; what it means beyond the reflection (feedback sent
+        on, a critical friend offered) comes back to be said after the engine's replies."""
+        after: list[Outgoing] = []
+        peer = self.peer
         for effect in effects:
             match effect:
                 case RunStarted(key=key, dialogue_id=dialogue_id):
                     tx.start_run(user_id, key, dialogue_id, now)
                     if dialogue_id == FOLLOW_UP_DIALOGUE:
                         self._link_follow_up(tx, user_id, key)
+                    if peer is not None:
+                        peer.run_started(tx, user_id, dialogue_id, key)
                 case AnswerSaved(key=key, step_id=step_id, text=text):
                     tx.save_answer(key, step_id, text, now)
                 case RunPaused(key=key, run=run):
                     tx.pause_run(key, run.to_json(), now)
                 case RunResumed(key=key):
                     tx.resume_run(key, now)
+                    if peer is not None:
+                        peer.run_started(tx, user_id, tx.dialogue_of(key) or "", key)
                 case RunDiscarded(key=key):
                     tx.discard_run(key)
                 case RunFinished(key=key, summary=summary):
-                    tx.finish_run(key, summary, now)
+                    dialogue_id = tx.dialogue_of(key) or ""
+                    reflection_id = tx.finish_run(key, summary, now)
+                    if peer is not None:
+                        after += peer.run_finished(tx, user_id, dialogue_id, key, now)
+                        after += self._offer_a_friend(tx, user_id, dialogue_id, reflection_id, now)
                 case CheckInRequested(key=key, days=days):
                     tx.set_check_in(key, user_id, days, now)
+        return after
+
+    def _offer_a_friend(
+        self, tx: Transaction, user_id: int, dialogue_id: str, reflection_id: int, now: datetime
+    ) -> list[Outgoing]:
+        """After a reflection of their own: a button to show it to a critical friend."""
+        dialogue = self.catalog.get(dialogue_id)
+        if self.peer is None or dialogue is None or not dialogue.listed:
+            return []
+        if not shareable(dialogue_id):
+            return []
+        return [self.peer.offer(tx, user_id, reflection_id, now)]
 
     @staticmethod
     def _begin_follow_up(tx: Transaction, user_id: int, argument: str) -> bool:

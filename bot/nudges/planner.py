@@ -26,6 +26,7 @@ import logging
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from bot.dialogues import Catalog
@@ -42,6 +43,7 @@ from bot.nudges.schedule import (
     next_nudge,
     remind_tomorrow,
 )
+from bot.peer.notices import PEER
 from bot.store import Store, Transaction
 from bot.store.deliveries import (
     Delivery,
@@ -52,6 +54,9 @@ from bot.store.deliveries import (
 )
 
 log = logging.getLogger(__name__)
+
+if TYPE_CHECKING:
+    from bot.peer.commands import Peer
 
 WEEKLY = "weekly"
 SNOOZED = "snoozed"
@@ -64,6 +69,9 @@ DRAFT_QUIET = timedelta(hours=24)  # a paused reflection untouched this long get
 REFLECTED_RECENTLY = timedelta(days=6)
 RETRY_BACKOFF = (timedelta(minutes=1), timedelta(minutes=5), timedelta(minutes=20))
 PLAN_BATCH = 1_000
+# A notice for someone who only uses the terminal waits there; the dispatcher looks again
+# this much later, in case they have since connected a chat app.
+NOTICE_HELD = timedelta(days=1)
 WAITING_FOR = timedelta(days=3)  # a terminal worker is shown their weekly look-back this long
 
 
@@ -102,10 +110,21 @@ def nudge_buttons(dialogue: str = WEEKLY_DIALOGUE) -> tuple[Choice, ...]:
 
 
 class Nudges:
-    def __init__(self, store: Store, catalog: Catalog, defaults: NudgeDefaults) -> None:
+    def __init__(
+        self,
+        store: Store,
+        catalog: Catalog,
+        defaults: NudgeDefaults,
+        *,
+        weekly: bool = True,
+        peer: Peer | None = None,
+    ) -> None:
+        """`weekly` false: nudges are off, and only critical-friend notices (`peer`) go out."""
         self.store = store
         self.catalog = catalog
         self.defaults = defaults
+        self.weekly = weekly
+        self.peer = peer
 
     # ---- schedules -------------------------------------------------------------
 
@@ -149,7 +168,15 @@ class Nudges:
     # ---- planning ----------------------------------------------------------------
 
     def plan(self, now: datetime) -> int:
-        """Plan the next weekly nudge of everyone who has none, and draft reminders."""
+        """Plan the next weekly nudge of everyone who has none, draft reminders and
+        follow-ups; and move critical-friend requests and rounds on."""
+        planned = self._plan_nudges(now) if self.weekly else 0
+        if self.peer is not None:
+            with self.store.transaction() as tx:
+                self.peer.chores(tx, now)
+        return planned
+
+    def _plan_nudges(self, now: datetime) -> int:
         planned = 0
         after = 0
         while True:
@@ -210,6 +237,9 @@ class Nudges:
             known = self._known(tx, {delivery.user_id for delivery in batch})
             following: list[Delivery] = []
             for delivery in batch:
+                if delivery.kind == PEER:
+                    self._claim_notice(tx, book, known, delivery, claimant, now, claimed)
+                    continue
                 reason = self._reason_to_skip(tx, known, delivery, now)
                 target = known.reachable.get(delivery.user_id)
                 if reason is None and target is None:
@@ -224,6 +254,30 @@ class Nudges:
                 claimed.outbound.append(Outbound(delivery, target, messages))
             self._plan_following(tx, book, known, following, now)
         return claimed
+
+    def _claim_notice(
+        self,
+        tx: Transaction,
+        book: DeliveryBook,
+        known: _Known,
+        delivery: Delivery,
+        claimant: str,
+        now: datetime,
+        claimed: Claimed,
+    ) -> None:
+        """A critical-friend notice: skipped if it no longer applies, kept for the
+        conversation if the worker has no chat app to be sent to, else sent."""
+        messages = self.peer.render(tx, delivery, now) if self.peer is not None else None
+        target = known.reachable.get(delivery.user_id)
+        if not messages:
+            book.skipped(delivery.id, "no longer applies", claimant=claimant)
+            claimed.skipped += 1
+        elif target is None:
+            book.hold(
+                delivery.id, now + NOTICE_HELD, "waiting in the conversation", claimant=claimant
+            )
+        else:
+            claimed.outbound.append(Outbound(delivery, target, tuple(messages)))
 
     def _known(self, tx: Transaction, user_ids: Collection[int]) -> _Known:
         return _Known(

@@ -39,7 +39,7 @@ from sqlalchemy import (
 
 from bot.store.models import UTCDateTime, deliveries, identities, nudge_settings, users
 
-KINDS = ("weekly", "follow_up", "draft_reminder", "snoozed")
+KINDS = ("weekly", "follow_up", "draft_reminder", "snoozed", "peer")
 STATUSES = ("pending", "claimed", "sent", "failed", "skipped", "cancelled")
 OPEN_STATUSES = ("pending", "claimed")
 OUTCOME_LENGTH = 200  # the column's width; a longer reason is cut, not refused
@@ -96,7 +96,7 @@ def _delivery(row: Any) -> Delivery:  # a Row with the _DELIVERY_COLUMNS
     )
 
 
-def _upsert(connection: Connection, table: Table) -> Any:
+def dialect_insert(connection: Connection, table: Table) -> Any:
     """The dialect's INSERT, which knows ON CONFLICT (both dialects spell it the same)."""
     if connection.dialect.name == "postgresql":
         from sqlalchemy.dialects import postgresql  # only loaded when PostgreSQL is in use
@@ -336,6 +336,36 @@ class DeliveryBook:
         )
         return int(result.rowcount)
 
+    def take_due(self, user_id: int, kind: str, now: datetime) -> list[Delivery]:
+        """Mark a worker's due, unclaimed deliveries of one kind sent and return them: for
+        showing them in the conversation the worker is having now. A row the dispatcher
+        has claimed meanwhile is left to it, so each goes out once either way."""
+        rows = self.connection.execute(
+            update(deliveries)
+            .where(
+                deliveries.c.user_id == user_id,
+                deliveries.c.kind == kind,
+                deliveries.c.status == "pending",
+                deliveries.c.due_at <= now,
+            )
+            .values(status="sent", sent_at=now, outcome="shown in the conversation")
+            .returning(*_DELIVERY_COLUMNS)
+        )
+        return sorted((_delivery(row) for row in rows), key=lambda d: (d.due_at, d.id))
+
+    def hold(self, delivery_id: int, until: datetime, outcome: str, *, claimant: str) -> bool:
+        """Give a claimed delivery back untried until `until`: for a worker who can only be
+        told in the conversation (the terminal), whose message waits for them there."""
+        return self._finish(
+            delivery_id,
+            claimant,
+            status="pending",
+            not_before=until,
+            claimed_by=None,
+            attempts=deliveries.c.attempts - 1,
+            outcome=outcome[:OUTCOME_LENGTH],
+        )
+
     def retry(
         self,
         delivery_id: int,
@@ -534,7 +564,7 @@ class NudgeSettingsBook:
         _check_settings(changes)
         values = {**changes, "updated_at": now}
         statement = (
-            _upsert(self.connection, nudge_settings)
+            dialect_insert(self.connection, nudge_settings)
             .values(user_id=user_id, **values)
             .on_conflict_do_update(index_elements=["user_id"], set_=values)
             .returning(*nudge_settings.c)

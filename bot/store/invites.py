@@ -54,7 +54,8 @@ class InviteBook:
     def __init__(self, connection: Connection) -> None:
         self.connection = connection
 
-    def _organisation(self, name: str | None, default_name: str, now: datetime) -> int:
+    def organisation(self, name: str | None, default_name: str, now: datetime) -> int:
+        """The organisation of this name (its slug), made if it is new."""
         slug = slug_for(name) if name else DEFAULT_ORGANISATION
         name = name or default_name
         found = self.connection.scalar(
@@ -88,7 +89,7 @@ class InviteBook:
             insert(invites)
             .values(
                 code_hash=_hash(code),
-                organisation_id=self._organisation(organisation, default_name, now),
+                organisation_id=self.organisation(organisation, default_name, now),
                 created_at=now,
                 expires_at=now + timedelta(days=expires_in_days) if expires_in_days else None,
                 max_uses=max_uses,

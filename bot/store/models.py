@@ -92,6 +92,10 @@ users = Table(
     _encrypted("display_name_enc", nullable=True),
     Column("timezone", String(64), nullable=True),
     Column("created_at", UTCDateTime, nullable=False),
+    # Who works with whom, for choosing critical friends (an outside view, never one's
+    # line manager). Set by `critical-friend people import`; empty means unknown.
+    Column("team", String(100), nullable=True),
+    Column("manager_id", ForeignKey("users.id", ondelete="SET NULL"), nullable=True),
 )
 
 # One way a worker reaches us: (channel, that channel's id for them).
@@ -241,7 +245,9 @@ deliveries = Table(
     metadata,
     Column("id", Integer, primary_key=True),
     _user_fk(),
-    Column("kind", String(16), nullable=False),  # weekly | follow_up | draft_reminder | snoozed
+    Column(
+        "kind", String(16), nullable=False
+    ),  # weekly | follow_up | draft_reminder | snoozed | peer
     Column("period", String(64), nullable=False),  # "2026-W48", "check-in:12", "draft:<key>"
     Column("reference", String(64), nullable=True),  # a check-in id, a conversation key
     Column("due_at", UTCDateTime, nullable=False),
@@ -256,6 +262,120 @@ deliveries = Table(
     Column("created_at", UTCDateTime, nullable=False),
     UniqueConstraint("user_id", "kind", "period"),
     Index(None, "status", "due_at"),  # the claim query
+)
+
+
+# ---- critical friends ---------------------------------------------------------------
+# Handles shown in buttons and commands (`token`) are random, never the row id, so an
+# id cannot be guessed, and every refusal reads the same whether the row exists or not.
+
+# A worker's place in the critical-friend pool. No row: not in the pool.
+friend_profiles = Table(
+    "friend_profiles",
+    metadata,
+    _user_fk(primary_key=True),
+    Column("in_pool", Boolean, nullable=False),
+    Column("rounds", Boolean, nullable=False),  # also paired in the periodic rounds
+    Column("max_pairings", Integer, nullable=False, server_default=text("1")),
+    Column("updated_at", UTCDateTime, nullable=False),
+)
+
+# One worker asking for a critical friend; candidates are invited one at a time.
+friend_requests = Table(
+    "friend_requests",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    _user_fk(),
+    # The reflection they asked from, offered for sharing once someone accepts.
+    Column("reflection_id", ForeignKey("reflections.id", ondelete="SET NULL"), nullable=True),
+    Column("status", String(12), nullable=False),  # open | paired | cancelled | exhausted
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    Index(None, "user_id", "status"),
+)
+
+friend_invitations = Table(
+    "friend_invitations",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("token", String(24), nullable=False, unique=True),
+    Column("request_id", ForeignKey("friend_requests.id", ondelete="CASCADE"), nullable=False),
+    _user_fk(),  # the candidate
+    Column(
+        "status", String(12), nullable=False
+    ),  # open | accepted | declined | expired | withdrawn
+    Column("sent_at", UTCDateTime, nullable=False),
+    Column("expires_at", UTCDateTime, nullable=False),
+    Column("answered_at", UTCDateTime, nullable=True),
+    UniqueConstraint("request_id", "user_id"),
+    Index(None, "status", "expires_at"),
+)
+
+# Two (or, in a round with an odd number, three) workers who are each other's critical
+# friends until `ends_at`, or until one of them ends it.
+pairings = Table(
+    "pairings",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("organisation_id", ForeignKey("organisations.id"), nullable=False),
+    Column("source", String(8), nullable=False),  # request | round
+    Column("started_at", UTCDateTime, nullable=False),
+    Column("ends_at", UTCDateTime, nullable=False),
+    Column("ended_at", UTCDateTime, nullable=True),
+)
+
+pairing_members = Table(
+    "pairing_members",
+    metadata,
+    Column("pairing_id", ForeignKey("pairings.id", ondelete="CASCADE"), primary_key=True),
+    _user_fk(primary_key=True),
+    Column("talked", Boolean, nullable=True),  # the answer to "did you get to talk?"
+    Index(None, "user_id"),
+)
+
+# A periodic round held for an organisation: one row per round, so two processes
+# never both hold it.
+friend_rounds = Table(
+    "friend_rounds",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("organisation_id", ForeignKey("organisations.id"), nullable=False),
+    Column("period", String(16), nullable=False),  # "2026-W48"
+    Column("held_at", UTCDateTime, nullable=False),
+    UniqueConstraint("organisation_id", "period"),
+)
+
+# One reflection its author chose to show the friends of one pairing. Revoking sets
+# `revoked_at`: from then on nobody but the author can open it.
+shares = Table(
+    "shares",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("token", String(24), nullable=False, unique=True),
+    Column("pairing_id", ForeignKey("pairings.id", ondelete="CASCADE"), nullable=False),
+    Column("reflection_id", ForeignKey("reflections.id", ondelete="CASCADE"), nullable=False),
+    _user_fk(),  # the author
+    Column("shared_at", UTCDateTime, nullable=False),
+    Column("revoked_at", UTCDateTime, nullable=True),
+    Index(None, "pairing_id"),
+)
+
+# A friend's feedback on a shared reflection (their answers live in their own
+# friend_feedback conversation), and the author's one answer to it.
+feedback = Table(
+    "feedback",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("token", String(24), nullable=False, unique=True),
+    Column("share_id", ForeignKey("shares.id", ondelete="CASCADE"), nullable=False),
+    _user_fk(),  # the friend
+    Column("run_key", String(36), nullable=True),
+    Column("status", String(12), nullable=False),  # drafting | sent
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("sent_at", UTCDateTime, nullable=True),
+    Column("reply_key", String(36), nullable=True),
+    Column("replied_at", UTCDateTime, nullable=True),
+    UniqueConstraint("share_id", "user_id"),
 )
 
 

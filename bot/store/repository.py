@@ -239,6 +239,13 @@ class Transaction:
             ).scalar_one()
         )
 
+    def set_display_name(self, user_id: int, name: str) -> None:
+        self.connection.execute(
+            update(users)
+            .where(users.c.id == user_id)
+            .values(display_name_enc=self.cipher.encrypt(name))
+        )
+
     def display_name(self, user_id: int) -> str | None:
         token = self.connection.scalar(
             select(users.c.display_name_enc).where(users.c.id == user_id)

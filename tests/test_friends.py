@@ -1,0 +1,306 @@
+"""Critical friends through the real service and store (SQLite file and PostgreSQL):
+the pool, asking, invitations, pairings, rounds, and sharing with consent.
+
+Workers here use the terminal, so what colleagues do reaches them the next time they
+write; pushing through Telegram and Slack is tested in test_friends_e2e.py. The clock
+is moved by hand and the delivery tick run directly, so nothing sleeps.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from datetime import UTC, datetime, time, timedelta
+
+import pytest
+from sqlalchemy import func, select
+
+from bot.config import FriendConfig
+from bot.dialogues import Catalog
+from bot.nudges.dispatcher import Dispatcher
+from bot.nudges.planner import NudgeDefaults, Nudges
+from bot.peer import wording
+from bot.peer.commands import Peer
+from bot.service import ConversationService
+from bot.store.models import friend_rounds, pairings, shares
+from bot.store.repository import Store
+from tests.conftest import Clock
+from tests.friends import Colleague, colleague, commands_in, place
+from tests.nudging import Courier
+from tests.worker import finish_a_reflection
+
+LONG = "I visited the family with my colleague and we went through the plan together carefully."
+
+
+@pytest.fixture
+def peer(catalog: Catalog) -> Peer:
+    return Peer(FriendConfig(rounds_every_weeks=2), catalog, "Europe/London")
+
+
+@pytest.fixture
+def deliveries(store: Store, catalog: Catalog, peer: Peer) -> Nudges:
+    defaults = NudgeDefaults(weekdays=frozenset({4}), at=time(14, 0))
+    return Nudges(store, catalog, defaults, weekly=False, peer=peer)
+
+
+@pytest.fixture
+def friendly(
+    store: Store, catalog: Catalog, clock: Clock, peer: Peer, deliveries: Nudges
+) -> Iterator[ConversationService]:
+    service = ConversationService(store, catalog, clock=clock, peer=peer)
+    yield service
+    service.close()
+
+
+@pytest.fixture
+def tick(deliveries: Nudges, clock: Clock) -> Iterator[Dispatcher]:
+    made = Dispatcher(deliveries, {"telegram": Courier()}, clock, claimant="test")
+    yield made
+    made.close()
+
+
+def run_tick(dispatcher: Dispatcher) -> None:
+    asyncio.run(dispatcher.tick())
+
+
+@pytest.fixture
+def team(friendly: ConversationService, store: Store) -> dict[str, Colleague]:
+    """Sam (North) asks; Lee manages Sam; Kim (South) and Jo (North) are in the pool."""
+    people = {name: colleague(friendly, name) for name in ("Sam", "Lee", "Kim", "Jo")}
+    place(
+        store,
+        {"Sam": ("North", "Lee"), "Lee": ("South", None), "Kim": ("South", None), "Jo": ("North", None)},
+    )
+    for name in ("Lee", "Kim", "Jo"):
+        assert wording.JOINED in people[name].text(people[name].says("friend join"))
+    return people
+
+
+def test_joining_and_leaving_the_pool(team: dict[str, Colleague]) -> None:
+    kim = team["Kim"]
+    assert kim.text(kim.says("friend join")) == wording.JOINED_ALREADY
+    assert kim.text(kim.says("friend max 7")) == wording.MAX_RANGE
+    assert "up to 2 colleagues" in kim.text(kim.says("friend max 2"))
+    assert kim.text(kim.says("friend leave")) == wording.LEFT
+    assert kim.text(kim.says("friend max 2")) == wording.NOT_IN_POOL
+
+
+def test_the_first_one_asked_is_outside_the_team_and_never_the_manager(
+    team: dict[str, Colleague],
+) -> None:
+    sam, kim, lee, jo = team["Sam"], team["Kim"], team["Lee"], team["Jo"]
+    said = sam.says("friend")
+    assert wording.ASKED in sam.text(said)
+    invitation = kim.check_inbox()
+    assert "Sam would like a critical friend" in kim.text(invitation)
+    assert lee.check_inbox() == [] and jo.check_inbox() == []
+    # Kim says no: Jo (same team, but not Sam's manager) is asked; Sam is not told who.
+    assert kim.text(kim.says(kim.button(invitation, wording.DECLINE))) == wording.DECLINED
+    assert "Sam would like" in jo.text(jo.check_inbox())
+    news = sam.text(sam.check_inbox())
+    assert wording.LOOKING_AGAIN in news and "Kim" not in news
+    assert lee.check_inbox() == []
+
+
+def test_nobody_left_to_ask_keeps_the_request_until_someone_is_free(
+    team: dict[str, Colleague], friendly: ConversationService, tick: Dispatcher
+) -> None:
+    sam, kim, jo = team["Sam"], team["Kim"], team["Jo"]
+    sam.says("friend")
+    kim.says(kim.button(kim.check_inbox(), wording.DECLINE))
+    jo.says(jo.button(jo.check_inbox(), wording.DECLINE))
+    assert wording.WAITING_FOR_SOMEONE in sam.text(sam.check_inbox())
+    assert sam.text(sam.says("friend")) == wording.STILL_LOOKING
+    newcomer = colleague(friendly, "Ash")
+    newcomer.says("friend join")
+    run_tick(tick)  # the tick tries waiting requests again
+    assert "Sam would like" in newcomer.text(newcomer.check_inbox())
+
+
+def test_an_unanswered_invitation_moves_on_after_48_hours(
+    team: dict[str, Colleague], clock: Clock, tick: Dispatcher
+) -> None:
+    sam, kim, jo = team["Sam"], team["Kim"], team["Jo"]
+    sam.says("friend")
+    invitation = kim.check_inbox()
+    clock.advance(hours=47)
+    run_tick(tick)
+    assert jo.check_inbox() == []
+    clock.advance(hours=2)
+    run_tick(tick)
+    assert "Sam would like" in jo.text(jo.check_inbox())
+    # Kim's button now answers that the invitation has closed.
+    assert kim.text(kim.says(kim.button(invitation, wording.ACCEPT))) == wording.INVITATION_CLOSED
+
+
+def test_accepting_pairs_them_and_both_know(team: dict[str, Colleague], store: Store) -> None:
+    sam, kim = team["Sam"], team["Kim"]
+    sam.says("friend")
+    accepted = kim.says(kim.button(kim.check_inbox(), wording.ACCEPT))
+    assert "You're Sam's critical friend for the next 6 weeks" in kim.text(accepted)
+    assert "Kim has said yes" in sam.text(sam.check_inbox())
+    assert "Kim, until" in sam.text(sam.says("friend"))
+    with store.engine.connect() as connection:
+        assert connection.scalar(select(func.count()).select_from(pairings)) == 1
+
+
+def test_a_reflection_is_shared_only_after_the_author_confirms_it(
+    team: dict[str, Colleague], friendly: ConversationService
+) -> None:
+    sam, kim = team["Sam"], team["Kim"]
+    finish_a_reflection(friendly, sam.worker.user, LONG)
+    sam.says("friend")
+    kim.says(kim.button(kim.check_inbox(), wording.ACCEPT))
+    sam.check_inbox()
+    listed = sam.says("friend share")
+    confirm = sam.says(sam.button(listed, "·"))
+    assert "with Kim?" in sam.text(confirm)
+    assert kim.check_inbox() == []  # nothing is shared before the author says yes
+    shared = sam.says(sam.button(confirm, "Yes, share"))
+    assert "Shared with Kim" in sam.text(shared)
+    notice = kim.check_inbox()
+    assert "Sam has shared a reflection with you" in kim.text(notice)
+    opened = kim.says(kim.button(notice, wording.OPEN_IT))
+    assert LONG in kim.text(opened)
+    assert any(value.startswith("friend feedback ") for value in commands_in(opened))
+
+
+def test_taking_a_share_back_stops_access_at_once(
+    team: dict[str, Colleague], friendly: ConversationService
+) -> None:
+    sam, kim = team["Sam"], team["Kim"]
+    finish_a_reflection(friendly, sam.worker.user, LONG)
+    sam.says("friend")
+    kim.says(kim.button(kim.check_inbox(), wording.ACCEPT))
+    sam.check_inbox()
+    confirm = sam.says(sam.button(sam.says("friend share"), "·"))
+    shared = sam.says(sam.button(confirm, "Yes, share"))
+    notice = kim.check_inbox()
+    assert sam.text(sam.says(sam.button(shared, wording.TAKE_BACK))) == wording.TAKEN_BACK
+    # The buttons Kim still has are refused in the same words as anything unknown.
+    assert kim.text(kim.says(kim.button(notice, wording.OPEN_IT))) == wording.NOT_AVAILABLE
+
+
+def test_refusals_never_tell_whether_an_item_exists(
+    team: dict[str, Colleague], friendly: ConversationService, clock: Clock
+) -> None:
+    sam, kim, jo = team["Sam"], team["Kim"], team["Jo"]
+    finish_a_reflection(friendly, sam.worker.user, LONG)
+    sam.says("friend")
+    kim.says(kim.button(kim.check_inbox(), wording.ACCEPT))
+    sam.check_inbox()
+    confirm = sam.says(sam.button(sam.says("friend share"), "·"))
+    sam.says(sam.button(confirm, "Yes, share"))
+    open_it = kim.button(kim.check_inbox(), wording.OPEN_IT)
+    token = open_it.split()[-1]
+    guessed = "AAAAAAAAAAAAAAAA"
+    for attempt in (f"friend open {guessed}", f"friend feedback {guessed}", f"friend unshare {token}"):
+        assert jo.text(jo.says(attempt)) == wording.NOT_AVAILABLE
+    assert jo.text(jo.says(open_it)) == wording.NOT_AVAILABLE  # not in the pairing
+    assert jo.text(jo.says("friend share 1 with 1")) == wording.NOT_AVAILABLE
+    # After the pairing ends, the friend can no longer open it either.
+    clock.advance(weeks=6, minutes=1)
+    assert "has come to an end" in kim.text(kim.check_inbox())
+    assert kim.text(kim.says(open_it)) == wording.NOT_AVAILABLE
+
+
+def test_a_worker_of_another_organisation_cannot_open_a_share(
+    team: dict[str, Colleague], friendly: ConversationService, store: Store
+) -> None:
+    from bot.store.friends import FriendBook
+    from bot.store.invites import InviteBook
+
+    sam, kim = team["Sam"], team["Kim"]
+    finish_a_reflection(friendly, sam.worker.user, LONG)
+    sam.says("friend")
+    kim.says(kim.button(kim.check_inbox(), wording.ACCEPT))
+    sam.check_inbox()
+    confirm = sam.says(sam.button(sam.says("friend share"), "·"))
+    sam.says(sam.button(confirm, "Yes, share"))
+    open_it = kim.button(kim.check_inbox(), wording.OPEN_IT)
+    # Kim moves to another organisation (an admin's change): the share is out of reach.
+    with store.transaction() as tx:
+        other = InviteBook(tx.connection).organisation("Elsewhere", "x", datetime.now(UTC))
+        kim_id = tx.find_user(kim.worker.user)
+        assert kim_id is not None
+        from bot.store.models import users
+
+        tx.connection.execute(users.update().where(users.c.id == kim_id).values(organisation_id=other))
+        assert FriendBook(tx.connection).organisation_of(kim_id) == other
+    assert kim.text(kim.says(open_it)) == wording.NOT_AVAILABLE
+
+
+def test_ending_a_pairing_tells_the_other_and_stops_sharing(
+    team: dict[str, Colleague], friendly: ConversationService, store: Store
+) -> None:
+    sam, kim = team["Sam"], team["Kim"]
+    sam.says("friend")
+    kim.says(kim.button(kim.check_inbox(), wording.ACCEPT))
+    sam.check_inbox()
+    assert "has ended" in sam.text(sam.says("friend end"))
+    assert "Sam has ended your critical-friend pairing" in kim.text(kim.check_inbox())
+    assert sam.text(sam.says("friend share")) == wording.NO_PAIRING
+
+
+def test_a_week_in_both_are_asked_whether_they_talked_then_the_pairing_ends(
+    team: dict[str, Colleague], clock: Clock, tick: Dispatcher
+) -> None:
+    sam, kim = team["Sam"], team["Kim"]
+    sam.says("friend")
+    kim.says(kim.button(kim.check_inbox(), wording.ACCEPT))
+    sam.check_inbox()
+    clock.advance(days=7, minutes=1)
+    question = sam.check_inbox()
+    assert "Did you get to talk?" in sam.text(question)
+    assert sam.text(sam.says(sam.button(question, wording.TALKED_NO))).startswith("That's fine")
+    assert "Did you get to talk?" in kim.text(kim.check_inbox())
+    clock.advance(weeks=5)
+    assert "has come to an end" in kim.text(kim.check_inbox())
+    assert kim.text(kim.says("friend")) != wording.STILL_LOOKING
+
+
+def test_a_round_pairs_everyone_who_opted_in_once_even_with_two_processes(
+    team: dict[str, Colleague], friendly: ConversationService, deliveries: Nudges, clock: Clock, store: Store
+) -> None:
+    for name in ("Lee", "Kim", "Jo"):
+        team[name].says("friend rounds on")
+    sam = team["Sam"]
+    sam.says("friend join")
+    sam.says("friend rounds on")
+    clock.now = datetime(2026, 11, 30, 10, 5, tzinfo=UTC)  # a Monday morning in London
+    first = Dispatcher(deliveries, {}, clock, claimant="one")
+    second = Dispatcher(deliveries, {}, clock, claimant="two")
+    try:
+
+        async def both() -> None:
+            await asyncio.gather(first.tick(), second.tick())
+
+        asyncio.run(both())
+    finally:
+        first.close()
+        second.close()
+    with store.engine.connect() as connection:
+        assert connection.scalar(select(func.count()).select_from(friend_rounds)) == 1
+        assert connection.scalar(select(func.count()).select_from(pairings)) == 2
+    told = {name: team[name].text(team[name].check_inbox()) for name in team}
+    assert all("This round's critical-friend pairing" in text for text in told.values())
+    # Sam is never paired with Lee, Sam's manager.
+    assert "Lee" not in told["Sam"]
+
+
+def test_shares_are_only_made_of_the_workers_own_finished_reflections(
+    team: dict[str, Colleague], friendly: ConversationService, store: Store
+) -> None:
+    sam, kim = team["Sam"], team["Kim"]
+    finish_a_reflection(friendly, kim.worker.user, LONG)
+    sam.says("friend")
+    kim.says(kim.button(kim.check_inbox(), wording.ACCEPT))
+    sam.check_inbox()
+    assert sam.text(sam.says("friend share")) == wording.NOTHING_TO_SHARE
+    with store.transaction() as tx:
+        kim_id = tx.find_user(kim.worker.user)
+        assert kim_id is not None
+        kims = tx.journal(kim_id)[0].id
+    assert sam.text(sam.says(f"friend share {kims}")) == wording.NOT_AVAILABLE
+    with store.engine.connect() as connection:
+        assert connection.scalar(select(func.count()).select_from(shares)) == 0
