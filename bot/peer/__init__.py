@@ -1,0 +1,1 @@
+"""Peer critical friends: matching, pairing, sharing, feedback."""
