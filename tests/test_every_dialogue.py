@@ -177,7 +177,9 @@ def test_a_dialogue_paused_after_the_first_answer_carries_on_where_it_stopped(
     worker = Worker(service)
     walk = Walk(worker, dialogue)
     worker.start(dialogue.id)
-    while not walk.expected:
+    # A one-question dialogue (friend_reply) ends with its first answer: it is paused
+    # at that question instead.
+    while not walk.expected and len(dialogue.steps) > 1:
         walk.answer_one()
     assert not walk.finished
     where = worker.question.text

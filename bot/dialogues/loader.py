@@ -95,6 +95,8 @@ def check_dialogue(dialogue: Dialogue, located: Located) -> list[Problem]:
                 )
         if step.follow_up is not None and step.is_choice:
             report((*where, "follow_up"), "a follow-up only makes sense on a free-text question")
+        if step.guard is not None and step.is_choice:
+            report((*where, "guard"), "a guard only makes sense on a free-text question")
         if step.action == "check_in":
             if not step.is_choice:
                 report(

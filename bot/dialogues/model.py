@@ -76,6 +76,10 @@ class Step(_Strict):
     # Something the bot does with the answer besides keeping it.
     # `check_in`: the choice values are days until a follow-up check-in ("none" for no).
     action: Literal["check_in"] | None = None
+    # A check on a free-text answer before it is kept.
+    # `blame`: an answer with blame language ("you should have", "your fault") gets a
+    # gentle invitation to rephrase it; the worker may still keep it as written.
+    guard: Literal["blame"] | None = None
 
     @field_validator("id")
     @classmethod

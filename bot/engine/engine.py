@@ -25,6 +25,7 @@ from bot.engine.effects import (
     RunStarted,
 )
 from bot.engine.state import Mode, RunState, SessionState
+from bot.engine.tone import blame_phrases
 from bot.messages import (
     Choice,
     Command,
@@ -39,6 +40,9 @@ from bot.messages import (
 # show comfortably. Longer messages are refused with a sentence, never cut silently.
 MAX_ANSWER_CHARS = 20_000
 MAX_DRAFTS_OFFERED = 3
+# The value of the "Send it as written" choice, offered while a `guard: blame` answer is
+# held back. It is carried on the question, so a press from an older message is stale.
+SEND_AS_WRITTEN = "send_as_written"
 # The end-of-reflection summary is short: each answer at most about this long there.
 # The journal keeps every word.
 SUMMARY_ANSWER_CHARS = 280
@@ -335,6 +339,8 @@ class _TurnBuilder:
         self.state.run = RunState.from_json(draft.run.to_json())
         self.effects.append(RunResumed(key))
         self.say(wording.resumed(dialogue.title))
+        if self.state.run.held_answer is not None:
+            self.say(wording.held_for_you(self.state.run.held_answer))
         self.ask_step(footer=wording.HOW_TO_PAUSE)
 
     # ---- answering ---------------------------------------------------------
@@ -369,6 +375,10 @@ class _TurnBuilder:
                     self.say(wording.check_in_booked(days))
             self.advance(run, dialogue, step, dialogue.next_step_id(step, chosen))
             return
+        if run.held_answer is not None and self.resolve(text, is_choice) == SEND_AS_WRITTEN:
+            self.save(run, step, run.held_answer)
+            self.advance(run, dialogue, step, dialogue.next_step_id(step))
+            return
         if is_choice:
             # A button pressed on a free-text question belongs to an older message.
             self.refuse_stale()
@@ -383,17 +393,35 @@ class _TurnBuilder:
             self.say(wording.too_long(combined, self.context.max_answer_chars))
             self.reask()
             return
+        if run.held_answer is not None:
+            # A new version of a held answer replaces it whole. It is checked again, but
+            # never probed: the worker has just rewritten it with care.
+            self.keep(run, dialogue, step, text)
+            return
         if run.pending_answer is not None:
             # A first answer that was only "ok" or "not sure" adds nothing to the record.
             first = "" if is_vague(run.pending_answer) else f"{run.pending_answer}\n\n"
-            self.save(run, step, first + text)
+            text = first + text
         elif self.should_probe(run, step, text):
             run.pending_answer = text
             run.probed.append(step.id)
             self.ask_step()
             return
-        else:
-            self.save(run, step, text)
+        self.keep(run, dialogue, step, text)
+
+    def keep(self, run: RunState, dialogue: Dialogue, step: Step, text: str) -> None:
+        """Save a free-text answer and move on, unless the step's guard holds it back.
+
+        The guard looks at exactly what would be saved: after a follow-up, the first
+        answer and the second together. A held answer is saved by nothing but "Send it
+        as written"; a new version replaces it.
+        """
+        if step.guard == "blame" and blame_phrases(text):
+            run.pending_answer = None
+            run.held_answer = text
+            self.ask_step()
+            return
+        self.save(run, step, text)
         self.advance(run, dialogue, step, dialogue.next_step_id(step))
 
     def should_probe(self, run: RunState, step: Step, text: str) -> bool:
@@ -404,6 +432,7 @@ class _TurnBuilder:
 
     def save(self, run: RunState, step: Step, text: str) -> None:
         run.pending_answer = None
+        run.held_answer = None
         run.answers[step.id] = text
         if step.id in run.skipped:
             run.skipped.remove(step.id)
@@ -423,6 +452,9 @@ class _TurnBuilder:
             self.lost_dialogue()
             return
         run, dialogue, step = current
+        # A held answer was never sent; skipping means not sending it. An answer given
+        # to this question before, on an earlier pass, is kept.
+        run.held_answer = None
         if run.pending_answer is not None:
             self.save(run, step, run.pending_answer)
         elif step.id not in run.answers and step.id not in run.skipped:
@@ -441,7 +473,10 @@ class _TurnBuilder:
             self.lost_dialogue()
             return
         run, _dialogue, step = current
-        if run.pending_answer is not None:
+        if run.held_answer is not None:
+            # Back from the invitation to rephrase returns to its own question, unsent.
+            run.held_answer = None
+        elif run.pending_answer is not None:
             # Back from a follow-up returns to its own question, keeping the first answer.
             self.save(run, step, run.pending_answer)
         elif not run.history:
@@ -546,7 +581,11 @@ class _TurnBuilder:
         heading = wording.stage_heading(
             dialogue.stage_label(step) or dialogue.title, dialogue.stage_position(step)
         )
-        if run.pending_answer is not None and step.follow_up is not None:
+        choices = [(c.value, c.label) for c in step.choices]
+        if run.held_answer is not None and not step.is_choice:
+            text = wording.blame_invitation(blame_phrases(run.held_answer))
+            choices = [(SEND_AS_WRITTEN, wording.SEND_AS_WRITTEN)]
+        elif run.pending_answer is not None and step.follow_up is not None:
             text = fill_placeholders(step.follow_up.prompt, run.answers)
         else:
             parts = [fill_placeholders(step.prompt, run.answers)]
@@ -555,7 +594,6 @@ class _TurnBuilder:
             if step.id in run.answers and not step.is_choice:
                 parts.append(wording.earlier_answer(run.answers[step.id]))
             text = "\n\n".join(parts)
-        choices = [(c.value, c.label) for c in step.choices]
         self.ask(f"{heading}\n{text}", choices, mode=Mode.IN_RUN, footer=footer)
 
     def ask(

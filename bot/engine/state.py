@@ -28,6 +28,9 @@ class RunState:
     probed: list[str] = field(default_factory=list)  # steps whose follow-up was asked
     # The first answer to the current step while its follow-up question is open.
     pending_answer: str | None = None
+    # An answer to a `guard: blame` step that used blame language: not saved yet, while
+    # the worker is invited to rephrase it or send it as written. Kept through a pause.
+    held_answer: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         # By hand rather than dataclasses.asdict, which deep-copies every answer each turn.
@@ -41,6 +44,7 @@ class RunState:
             "history": list(self.history),
             "probed": list(self.probed),
             "pending_answer": self.pending_answer,
+            "held_answer": self.held_answer,
         }
 
     @classmethod
@@ -56,6 +60,7 @@ class RunState:
             history=[str(x) for x in data.get("history", [])],
             probed=[str(x) for x in data.get("probed", [])],
             pending_answer=data.get("pending_answer"),
+            held_answer=data.get("held_answer"),
         )
 
 

@@ -6,6 +6,8 @@ exclamation marks, and always a way to pause or stop.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 HOW_TO_PAUSE = (
     "You can type back, skip, pause or stop at any point. Type help to see what each does."
 )
@@ -124,6 +126,37 @@ def kept_as_draft(where: str) -> str:
 
 
 FINISHED = "Thank you for taking the time. This reflection is saved in your journal."
+
+# ---- blame language in feedback (a step with `guard: blame`) ---------------------------
+
+# The button offered with the invitation to rephrase: keeps the answer exactly as written.
+SEND_AS_WRITTEN = "Send it as written"
+# How many of the phrases found are quoted back; more would read like a telling-off.
+PHRASES_QUOTED = 3
+
+
+def blame_invitation(phrases: Sequence[str]) -> str:
+    """Asked instead of moving on when feedback uses blame language. Gentle: the friend
+    is not told off, and may send it as it is."""
+    if phrases:
+        shown = [f'"{phrase}"' for phrase in phrases[:PHRASES_QUOTED]]
+        if len(phrases) > PHRASES_QUOTED:
+            shown.append("others")
+        named = shown[0] if len(shown) == 1 else f"{', '.join(shown[:-1])} and {shown[-1]}"
+    else:
+        named = "some of the wording"
+    return (
+        f"One thing before I pass this on: {named} can sound like blame, even when it isn't "
+        'meant that way. Feedback tends to land better as a question ("What might help next '
+        'time?") or a suggestion ("You could try...").\n\n'
+        "You could type a new version, or send it as written. Or type pause to come back to "
+        "it later."
+    )
+
+
+def held_for_you(text: str) -> str:
+    """Shown on resuming a reflection paused while an answer was held back."""
+    return f"This is what you wrote before you paused. It hasn't been sent:\n{text}"
 
 
 def check_in_booked(days: int) -> str:
