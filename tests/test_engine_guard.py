@@ -14,6 +14,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from bot.dialogues import Catalog, Dialogue, DialogueError, load_dialogue
 from bot.engine import (
@@ -28,6 +30,7 @@ from bot.engine import (
     wording,
 )
 from bot.engine.effects import AnswerSaved, Effect, RunFinished, RunPaused, RunResumed
+from bot.engine.tone import blame_phrases
 from bot.messages import Choice, Incoming, IncomingKind, Outgoing, UserRef
 
 NOW = datetime(2026, 11, 23, 17, 30, tzinfo=UTC)
@@ -292,6 +295,40 @@ def test_a_short_answer_is_probed_first_and_the_guard_checks_both_parts_together
     ]
 
 
+def test_skip_at_the_follow_up_keeps_the_first_answer_only_through_the_guard() -> None:
+    chat = Chat()
+    chat.start()
+    chat.says("Your fault.")  # probed first: too short
+    turn = chat.says("skip")
+    assert saved(turn.effects) == []
+    assert chat.run.held_answer == "Your fault."
+    assert chat.run.step_id == "well"
+    assert question_of(turn).choices == (SEND_BUTTON,)
+    moved_on = chat.says("skip")  # and skipping the invitation sends nothing
+    assert saved(moved_on.effects) == []
+    assert chat.run.step_id == "question"
+
+
+def test_skip_at_the_follow_up_still_keeps_a_first_answer_without_blame() -> None:
+    chat = Chat()
+    chat.start()
+    chat.says("Stayed calm.")
+    turn = chat.says("skip")
+    assert saved(turn.effects) == [("well", "Stayed calm.")]
+    assert chat.run.step_id == "question"
+
+
+def test_back_at_the_follow_up_drops_a_first_answer_the_guard_would_hold() -> None:
+    chat = Chat()
+    chat.start()
+    chat.says("Your fault.")
+    turn = chat.says("back")
+    assert saved(turn.effects) == []
+    assert chat.run.pending_answer is None
+    assert chat.run.held_answer is None
+    assert "What went well?" in question_of(turn).text
+
+
 def test_a_new_version_of_a_held_answer_is_never_probed() -> None:
     chat = held("You were wrong to go in without knowing more.", at="well")
     turn = chat.says("Calm.")  # shorter than the follow-up's three words
@@ -378,6 +415,49 @@ def test_a_state_saved_before_held_answers_existed_still_loads() -> None:
     assert data["run"]["held_answer"] == BLAME
     del data["run"]["held_answer"]
     assert SessionState.from_json(data).run == replace(held().run, held_answer=None)
+
+
+# ---- whatever the friend does ------------------------------------------------------------
+
+GUARDED = {s.id for s in FEEDBACK.steps if s.guard}
+TYPED = [BLAME, KIND, CURLY, PRAISE, "Your fault.", "Calm.", "ok", "", "1", "Send it as written"]
+COMMANDS = ["back", "skip", "pause", "stop", "help", "keep", "continue", "discard", "resume"]
+actions = st.lists(
+    st.one_of(
+        st.sampled_from(TYPED).map(lambda text: ("says", text)),
+        st.sampled_from(COMMANDS).map(lambda text: ("says", text)),
+        st.sampled_from(["current", "stale", "unbound"]).map(lambda token: ("send", token)),
+        st.just(("start", "")),
+    ),
+    max_size=30,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(actions)
+def test_blame_is_saved_on_a_guarded_question_only_by_send_as_written(
+    steps: list[tuple[str, str]],
+) -> None:
+    chat = Chat()
+    chat.start()
+    for kind, argument in steps:
+        before = chat.state
+        held_before = before.run.held_answer if before.run else None
+        if kind == "says":
+            turn = chat.says(argument)
+            sent = argument in {"1", "Send it as written"}
+        elif kind == "send":
+            stale = f"q{before.prompt_seq - 1}"
+            token = {"current": before.reply_token, "stale": stale, "unbound": None}[argument]
+            turn = chat.send(IncomingKind.CHOICE, SEND_AS_WRITTEN, token)
+            sent = argument != "stale"
+        else:
+            turn = chat.start(argument)
+            sent = False
+        for step_id, text in saved(turn.effects):
+            if step_id in GUARDED and blame_phrases(text):
+                assert sent, (kind, argument, text)
+                assert text == held_before
 
 
 # ---- the shipped feedback dialogues -------------------------------------------------------

@@ -416,7 +416,7 @@ class _TurnBuilder:
         answer and the second together. A held answer is saved by nothing but "Send it
         as written"; a new version replaces it.
         """
-        if step.guard == "blame" and blame_phrases(text):
+        if self.guarded(step, text):
             run.pending_answer = None
             run.held_answer = text
             self.ask_step()
@@ -429,6 +429,11 @@ class _TurnBuilder:
         if probe is None or step.id in run.probed or step.id in run.answers:
             return False
         return len(text.split()) < probe.min_words or (probe.when_vague and is_vague(text))
+
+    @staticmethod
+    def guarded(step: Step, text: str) -> bool:
+        """Whether the step's guard holds `text` back rather than letting it be saved."""
+        return step.guard == "blame" and bool(blame_phrases(text))
 
     def save(self, run: RunState, step: Step, text: str) -> None:
         run.pending_answer = None
@@ -456,8 +461,10 @@ class _TurnBuilder:
         # to this question before, on an earlier pass, is kept.
         run.held_answer = None
         if run.pending_answer is not None:
-            self.save(run, step, run.pending_answer)
-        elif step.id not in run.answers and step.id not in run.skipped:
+            # Skipping a follow-up keeps the first answer, so the guard looks at it too.
+            self.keep(run, dialogue, step, run.pending_answer)
+            return
+        if step.id not in run.answers and step.id not in run.skipped:
             run.skipped.append(step.id)
         if step.action == "check_in" and step.id not in run.answers:
             # Skipping a check-in question means "no thanks"; record it as that.
@@ -477,8 +484,12 @@ class _TurnBuilder:
             # Back from the invitation to rephrase returns to its own question, unsent.
             run.held_answer = None
         elif run.pending_answer is not None:
-            # Back from a follow-up returns to its own question, keeping the first answer.
-            self.save(run, step, run.pending_answer)
+            # Back from a follow-up returns to its own question, keeping the first answer,
+            # unless the guard would hold it: then it is dropped, as from the invitation.
+            if self.guarded(step, run.pending_answer):
+                run.pending_answer = None
+            else:
+                self.save(run, step, run.pending_answer)
         elif not run.history:
             self.say(wording.FIRST_QUESTION)
             self.reask()
