@@ -96,6 +96,7 @@ EXACT_UP_TO = 300  # the complete graph of 300 is about 45,000 edges, built in ~
 PARTNERS_SAMPLED = 4
 FALLBACK_PARTNERS = 3
 RECHECK_UP_TO = 600
+BLOCK_SIZE = 2000
 ODD_ONE_SEARCH_UP_TO = 41
 
 
@@ -218,6 +219,29 @@ class _Pool:
 
     @classmethod
     def of(cls, people: list[Person], history: History) -> _Pool:
+        ids = {p.id for p in people}
+        met: dict[int, dict[int, datetime]] = {}
+        for pair, when in history.items():
+            if len(pair) != 2:
+                continue
+            a, b = pair
+            if a in ids and b in ids:
+                met.setdefault(a, {})[b] = when
+                met.setdefault(b, {})[a] = when
+        return cls._with(people, met)
+
+    def part(self, people: list[Person]) -> _Pool:
+        """The same, for some of the people only."""
+        ids = {p.id for p in people}
+        met = {
+            a: {b: when for b, when in self.met[a].items() if b in ids}
+            for a in ids
+            if a in self.met
+        }
+        return self._with(people, met)
+
+    @classmethod
+    def _with(cls, people: list[Person], met: dict[int, dict[int, datetime]]) -> _Pool:
         by_id = {p.id: p for p in people}
         members: dict[str, list[int]] = {}
         linked: dict[int, set[int]] = {p.id: set() for p in people}
@@ -227,14 +251,6 @@ class _Pool:
             if p.manager_id is not None and p.manager_id != p.id and p.manager_id in by_id:
                 linked[p.id].add(p.manager_id)
                 linked[p.manager_id].add(p.id)
-        met: dict[int, dict[int, datetime]] = {}
-        for pair, when in history.items():
-            if len(pair) != 2:
-                continue
-            a, b = pair
-            if a in by_id and b in by_id:
-                met.setdefault(a, {})[b] = when
-                met.setdefault(b, {})[a] = when
         return cls(
             people=people,
             ids=[p.id for p in people],
@@ -346,7 +362,7 @@ def _sample(
                     return list(drawn)
     # Few to draw from (or unlucky draws): list them, sorted so the seed alone decides.
     listed: list[int] = sorted(population_set.difference(*excluded))
-    return rng.sample(listed, count)
+    return rng.sample(listed, min(count, len(listed)))
 
 
 # ---- matching -----------------------------------------------------------------------
@@ -355,13 +371,24 @@ def _sample(
 def _max_matching(nodes: int, edges: Edges) -> list[tuple[int, int]]:
     """The maximum-cardinality matching of the most weight, as (i, j) with i < j."""
     graph: rustworkx.PyGraph[None, int] = rustworkx.PyGraph(
-        multigraph=False, node_count_hint=nodes, edge_count_hint=len(edges)
+        multigraph=False, node_count_hint=nodes + 1, edge_count_hint=len(edges) + nodes
     )
     graph.add_nodes_from([None] * nodes)
     graph.add_edges_from([(i, j, weight) for (i, j), weight in edges.items()])
+    if nodes % 2 == 1:
+        # With an odd number, the blossom algorithm spends most of its time proving that
+        # the last person cannot be paired (measured on 1,793 people: 0.5-0.6 s, against
+        # 0.1-0.3 s with what follows). A stand-in partner for everyone, at one weight
+        # for all, does not change the answer: every matching of an odd number leaves
+        # someone out, so the stand-in always adds exactly one pair and the same weight,
+        # and the rest is still the best of the largest matchings of the real people.
+        # At the top weight rather than 0 it is taken early instead of last.
+        stand_in = graph.add_node(None)
+        top = max(edges.values(), default=0)
+        graph.add_edges_from([(i, stand_in, top) for i in range(nodes)])
     mates = rustworkx.max_weight_matching(graph, max_cardinality=True, weight_fn=_weight)
     # The library reports each pair once, in either direction.
-    return sorted((min(i, j), max(i, j)) for i, j in mates)
+    return sorted((min(i, j), max(i, j)) for i, j in mates if max(i, j) < nodes)
 
 
 def _weight(weight: int) -> int:
@@ -512,7 +539,12 @@ def pair_round(
     if len(free) <= exact_up_to:
         pairs = _pairs(free, _all_edges(free, pool, weights))
     else:
-        pairs = _recheck(pool, weights, _pairs(free, _sparse_edges(pool, weights, rng)))
+        pairs = []
+        blocks = -(-len(free) // BLOCK_SIZE)
+        for block in (free[start::blocks] for start in range(blocks)):
+            part = pool.part(block) if blocks > 1 else pool
+            pairs += _pairs(block, _sparse_edges(part, weights, rng))
+        pairs = _recheck(pool, weights, pairs)
     draft = _add_trios(pool, weights, pairs)
     if (
         len(free) % 2 == 1
