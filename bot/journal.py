@@ -110,6 +110,16 @@ def render_one(record: ReflectionRecord, catalog: Catalog, fmt: Format) -> str:
                     {"finished_at": f.finished_at.isoformat(), "answers": f.answers}
                     for f in record.follow_ups
                 ],
+                "peer_reflection": [
+                    {
+                        "friend": p.friend,
+                        "sent_at": p.sent_at.isoformat(),
+                        "feedback": p.feedback,
+                        "answer": p.answer,
+                        "answered_at": p.answered_at.isoformat() if p.answered_at else None,
+                    }
+                    for p in record.peer
+                ],
             },
             ensure_ascii=False,
             indent=2,
@@ -119,6 +129,13 @@ def render_one(record: ReflectionRecord, catalog: Catalog, fmt: Format) -> str:
     later = [
         (f"Follow-up, {f.finished_at:%A %d %B %Y}", _labelled(f.answers, f.dialogue_id, catalog))
         for f in record.follow_ups
+    ] + [
+        (
+            f"Peer reflection with {p.friend or 'a colleague'}, {p.sent_at:%A %d %B %Y}",
+            _labelled(p.feedback, p.dialogue_id, catalog)
+            + [("What I take from this", text) for text in p.answer.values()],
+        )
+        for p in record.peer
     ]
     if fmt == "markdown":
         parts = [f"# {heading}"]

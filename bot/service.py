@@ -360,6 +360,8 @@ class ConversationService:
                 if self.nudges is not None
                 else [Outgoing(nudge_wording.SETTINGS_NOT_ON)]
             )
+            if self.peer is not None and not asked.strip():
+                said = [*said, self.peer.settings(tx, user_id)]
             return _aside(state, list(said))
         # Menus and greetings need more than a turn inside a reflection does.
         in_reflection = (

@@ -319,7 +319,7 @@ def test_a_telegram_token_telegram_refuses_is_one_sentence_without_the_token(
 
 
 def test_the_slack_manifest_asks_for_what_the_code_uses_and_no_more() -> None:
-    from bot.channels.slack import COMMAND
+    from bot.channels.slack import COMMAND, FRIEND_COMMAND
 
     text = (ROOT / "slack-manifest.yaml").read_text()
     manifest = yaml.safe_load(text)
@@ -332,9 +332,11 @@ def test_the_slack_manifest_asks_for_what_the_code_uses_and_no_more() -> None:
         "messages_tab_read_only_enabled": False,
     }
     assert features["bot_user"]["display_name"] == "Critical Friend"
-    [command] = features["slash_commands"]
+    command, friend = features["slash_commands"]
     assert command["command"] == COMMAND == "/reflect"
     assert command["usage_hint"] == "[model]"
+    assert friend["command"] == FRIEND_COMMAND == "/friend"
+    assert all(len(c["description"]) <= 100 for c in (command, friend))  # Slack's limit
     settings = manifest["settings"]
     assert sorted(settings["event_subscriptions"]["bot_events"]) == [
         "app_home_opened",
@@ -356,7 +358,8 @@ def test_the_slack_manifest_asks_for_what_the_code_uses_and_no_more() -> None:
     assert settings["interactivity"]["is_enabled"] is True
     assert settings["socket_mode_enabled"] is True
     assert settings["org_deploy_enabled"] is False
-    # HTTP mode: three request URLs to uncomment, all the bot's default Slack path.
+    # HTTP mode: a request URL to uncomment for each slash command, events and presses,
+    # all the bot's default Slack path.
     default_path = SlackSettings.model_fields["path"].default
     urls = re.findall(r"#\s*(?:url|request_url): (\S+)", text)
-    assert urls == [f"https://YOUR-HOST{default_path}"] * 3
+    assert urls == [f"https://YOUR-HOST{default_path}"] * 4

@@ -95,6 +95,7 @@ COMMANDS = (
     ("stop", "End this reflection"),
     ("help", "What you can do"),
     ("settings", "Weekly nudges: when, pause, stop"),
+    ("friend", "A critical friend: ask, share, see your pairing"),
 )
 
 

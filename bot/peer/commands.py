@@ -89,6 +89,21 @@ class Peer:
 
     # ---- hooks for the service and the dispatcher --------------------------------------
 
+    def settings(self, tx: Transaction, user_id: int) -> Outgoing:
+        """The critical-friend line of `settings`: in the pool or not, and the way to change it."""
+        profile = book(tx).profile(user_id)
+        if profile is None or not profile.in_pool:
+            return Outgoing(
+                wording.SETTINGS_OUT, shortcuts=(Choice("friend join", wording.JOIN_POOL),)
+            )
+        count = profile.max_pairings
+        text = wording.SETTINGS_IN.format(
+            count=count,
+            s="" if count == 1 else "s",
+            rounds=wording.IN_ROUNDS if profile.rounds else wording.NOT_IN_ROUNDS,
+        )
+        return Outgoing(text, shortcuts=(Choice("friend leave", wording.LEAVE_POOL),))
+
     def offer(self, tx: Transaction, user_id: int, reflection_id: int, now: datetime) -> Outgoing:
         """Said after a reflection: show it to your critical friend, or ask for one."""
         if book(tx).active_pairings(user_id, now):

@@ -11,7 +11,6 @@ sentence, so a refusal never tells whether the item exists.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
 from datetime import datetime
 
 from bot import journal
@@ -41,17 +40,6 @@ REPLY_BEGUN = ""  # reply_key while the author's answer is started but not yet l
 def shareable(dialogue_id: str) -> bool:
     """A worker's own reflections; not feedback they gave or answers to feedback."""
     return dialogue_id not in {FEEDBACK_DIALOGUE, REPLY_DIALOGUE}
-
-
-@dataclass(frozen=True, slots=True)
-class PeerExchange:
-    """Feedback on a reflection and the author's answer: its peer reflection."""
-
-    friend: str
-    sent_at: datetime
-    feedback: dict[str, str]  # step id -> text (well, question, suggestion)
-    reply: str | None
-    replied_at: datetime | None
 
 
 class Sharing:
@@ -252,29 +240,3 @@ class Sharing:
         friends.update_feedback(given.id, reply_key=REPLY_BEGUN)
         told_whom = wording.REPLY_BEGINS.format(name=name_of(tx, given.friend_id))
         return Said([Outgoing(told_whom)], start=REPLY_DIALOGUE)
-
-    # ---- the record ------------------------------------------------------------------------
-
-    def exchanges(self, tx: Transaction, reflection_id: int) -> list[PeerExchange]:
-        """The reflection's peer reflection: feedback received on it, and the answers."""
-        friends = book(tx)
-        shared = friends.shares_of_reflection(reflection_id)
-        found = []
-        for given in friends.feedback_on([share.id for share in shared]):
-            if given.run_key is None or given.sent_at is None:
-                continue
-            reply = (
-                tx.answers_of(given.reply_key).get(REPLY_STEP)
-                if given.replied_at and given.reply_key
-                else None
-            )
-            found.append(
-                PeerExchange(
-                    friend=name_of(tx, given.friend_id),
-                    sent_at=given.sent_at,
-                    feedback=tx.answers_of(given.run_key),
-                    reply=reply,
-                    replied_at=given.replied_at,
-                )
-            )
-        return found

@@ -168,6 +168,19 @@ ROUNDS_NOT_HELD = "Your organisation doesn't hold regular rounds at the moment."
 MAX_SET = "You'll be a critical friend to up to {count} colleague{s} at once."
 MAX_RANGE = "Choose a number from 1 to 5, for example: friend max 2"
 
+SETTINGS_OUT = (
+    "Critical friend: you're not in the pool. Type friend join to offer to be a "
+    "colleague's critical friend now and then."
+)
+SETTINGS_IN = (
+    "Critical friend: you're in the pool, for up to {count} colleague{s} at a time, and "
+    "{rounds}. To change this: friend max 2, friend rounds on or off, friend leave."
+)
+IN_ROUNDS = "in the regular rounds"
+NOT_IN_ROUNDS = "not in the regular rounds"
+JOIN_POOL = "Join the pool"
+LEAVE_POOL = "Leave the pool"
+
 A_COLLEAGUE = "a colleague"
 
 

@@ -32,9 +32,11 @@ from bot.store.models import (
     chat_sessions,
     check_ins,
     conversations,
+    feedback,
     identities,
     organisations,
     reflections,
+    shares,
     users,
 )
 
@@ -90,6 +92,18 @@ class FollowUpRecord:
 
 
 @dataclass(frozen=True, slots=True)
+class PeerExchange:
+    """A critical friend's feedback on a shared reflection, and the author's answer."""
+
+    friend: str | None  # their display name, if known
+    sent_at: datetime
+    feedback: dict[str, str]  # step id of friend_feedback -> the friend's answer
+    dialogue_id: str  # of the feedback, to label its answers
+    answer: dict[str, str]  # step id of the author's answer -> text (empty: none yet)
+    answered_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
 class ReflectionRecord:
     id: int
     dialogue_id: str
@@ -99,6 +113,7 @@ class ReflectionRecord:
     answers: dict[str, str]  # step id -> final text, in the order first answered
     revisions: dict[str, list[str]] = field(default_factory=dict)  # step id -> earlier texts
     follow_ups: list[FollowUpRecord] = field(default_factory=list)  # "how did it go?"
+    peer: list[PeerExchange] = field(default_factory=list)  # its peer reflection
 
 
 class Store:
@@ -570,7 +585,37 @@ class Transaction:
             answers={step: texts[-1] for step, texts in history.items()},
             revisions={step: texts[:-1] for step, texts in history.items() if len(texts) > 1},
             follow_ups=self.follow_ups(user_id, key) if key else [],
+            peer=self.peer_exchanges(row.id),
         )
+
+    def peer_exchanges(self, reflection_id: int) -> list[PeerExchange]:
+        """Feedback sent on this reflection by critical friends it was shared with, and
+        the author's answers: the reflection's peer reflection, for its record."""
+        rows = self.connection.execute(
+            select(
+                feedback.c.user_id,
+                feedback.c.run_key,
+                feedback.c.sent_at,
+                feedback.c.reply_key,
+                feedback.c.replied_at,
+                conversations.c.dialogue_id,
+            )
+            .join(shares, shares.c.id == feedback.c.share_id)
+            .join(conversations, conversations.c.key == feedback.c.run_key)
+            .where(shares.c.reflection_id == reflection_id, feedback.c.status == "sent")
+            .order_by(feedback.c.sent_at, feedback.c.id)
+        ).all()
+        return [
+            PeerExchange(
+                friend=self.display_name(row.user_id),
+                sent_at=row.sent_at,
+                feedback=self.answers_of(row.run_key),
+                dialogue_id=row.dialogue_id,
+                answer=self.answers_of(row.reply_key) if row.replied_at and row.reply_key else {},
+                answered_at=row.replied_at,
+            )
+            for row in rows
+        ]
 
     def _answer_history(self, conversation_id: int) -> dict[str, list[str]]:
         rows = self.connection.execute(
