@@ -41,7 +41,11 @@ class Colleague:
         """Anything waiting for them, as they see it when they next write ("friend help"
         changes nothing)."""
         said = self.worker.says("friend help").messages
-        return [m for m in said if m.reply_token is None and not m.text.startswith("A critical friend is")]
+        return [
+            m
+            for m in said
+            if m.reply_token is None and not m.text.startswith("A critical friend is")
+        ]
 
 
 def colleague(service: ConversationService, name: str) -> Colleague:
@@ -59,7 +63,9 @@ def place(store: Store, people: dict[str, tuple[str | None, str | None]]) -> Non
         for name, (team, manager) in people.items():
             user_id = ids[name]
             assert user_id is not None
-            FriendBook(tx.connection).set_place(user_id, team, ids.get(manager) if manager else None)
+            FriendBook(tx.connection).set_place(
+                user_id, team, ids.get(manager) if manager else None
+            )
 
 
 def commands_in(said: list[Outgoing]) -> Iterator[str]:

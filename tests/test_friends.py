@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterator
-from datetime import UTC, datetime, time, timedelta
+from datetime import UTC, datetime, time
 
 import pytest
 from sqlalchemy import func, select
 
 from bot.config import FriendConfig
 from bot.dialogues import Catalog
+from bot.messages import Outgoing
 from bot.nudges.dispatcher import Dispatcher
 from bot.nudges.planner import NudgeDefaults, Nudges
 from bot.peer import wording
@@ -69,7 +70,12 @@ def team(friendly: ConversationService, store: Store) -> dict[str, Colleague]:
     people = {name: colleague(friendly, name) for name in ("Sam", "Lee", "Kim", "Jo")}
     place(
         store,
-        {"Sam": ("North", "Lee"), "Lee": ("South", None), "Kim": ("South", None), "Jo": ("North", None)},
+        {
+            "Sam": ("North", "Lee"),
+            "Lee": ("South", None),
+            "Kim": ("South", None),
+            "Jo": ("North", None),
+        },
     )
     for name in ("Lee", "Kim", "Jo"):
         assert wording.JOINED in people[name].text(people[name].says("friend join"))
@@ -93,12 +99,14 @@ def test_the_first_one_asked_is_outside_the_team_and_never_the_manager(
     assert wording.ASKED in sam.text(said)
     invitation = kim.check_inbox()
     assert "Sam would like a critical friend" in kim.text(invitation)
-    assert lee.check_inbox() == [] and jo.check_inbox() == []
+    assert lee.check_inbox() == []
+    assert jo.check_inbox() == []
     # Kim says no: Jo (same team, but not Sam's manager) is asked; Sam is not told who.
     assert kim.text(kim.says(kim.button(invitation, wording.DECLINE))) == wording.DECLINED
     assert "Sam would like" in jo.text(jo.check_inbox())
     news = sam.text(sam.check_inbox())
-    assert wording.LOOKING_AGAIN in news and "Kim" not in news
+    assert wording.LOOKING_AGAIN in news
+    assert "Kim" not in news
     assert lee.check_inbox() == []
 
 
@@ -194,7 +202,11 @@ def test_refusals_never_tell_whether_an_item_exists(
     open_it = kim.button(kim.check_inbox(), wording.OPEN_IT)
     token = open_it.split()[-1]
     guessed = "AAAAAAAAAAAAAAAA"
-    for attempt in (f"friend open {guessed}", f"friend feedback {guessed}", f"friend unshare {token}"):
+    for attempt in (
+        f"friend open {guessed}",
+        f"friend feedback {guessed}",
+        f"friend unshare {token}",
+    ):
         assert jo.text(jo.says(attempt)) == wording.NOT_AVAILABLE
     assert jo.text(jo.says(open_it)) == wording.NOT_AVAILABLE  # not in the pairing
     assert jo.text(jo.says("friend share 1 with 1")) == wording.NOT_AVAILABLE
@@ -225,7 +237,9 @@ def test_a_worker_of_another_organisation_cannot_open_a_share(
         assert kim_id is not None
         from bot.store.models import users
 
-        tx.connection.execute(users.update().where(users.c.id == kim_id).values(organisation_id=other))
+        tx.connection.execute(
+            users.update().where(users.c.id == kim_id).values(organisation_id=other)
+        )
         assert FriendBook(tx.connection).organisation_of(kim_id) == other
     assert kim.text(kim.says(open_it)) == wording.NOT_AVAILABLE
 
@@ -260,7 +274,11 @@ def test_a_week_in_both_are_asked_whether_they_talked_then_the_pairing_ends(
 
 
 def test_a_round_pairs_everyone_who_opted_in_once_even_with_two_processes(
-    team: dict[str, Colleague], friendly: ConversationService, deliveries: Nudges, clock: Clock, store: Store
+    team: dict[str, Colleague],
+    friendly: ConversationService,
+    deliveries: Nudges,
+    clock: Clock,
+    store: Store,
 ) -> None:
     for name in ("Lee", "Kim", "Jo"):
         team[name].says("friend rounds on")
@@ -304,3 +322,73 @@ def test_shares_are_only_made_of_the_workers_own_finished_reflections(
     assert sam.text(sam.says(f"friend share {kims}")) == wording.NOT_AVAILABLE
     with store.engine.connect() as connection:
         assert connection.scalar(select(func.count()).select_from(shares)) == 0
+
+
+def share_with_kim(team: dict[str, Colleague], friendly: ConversationService) -> list[Outgoing]:
+    """Sam finishes a reflection, asks, Kim accepts, Sam shares it: what Kim is told."""
+    sam, kim = team["Sam"], team["Kim"]
+    finish_a_reflection(friendly, sam.worker.user, LONG)
+    sam.says("friend")
+    kim.says(kim.button(kim.check_inbox(), wording.ACCEPT))
+    sam.check_inbox()
+    confirm = sam.says(sam.button(sam.says("friend share"), "·"))
+    sam.says(sam.button(confirm, "Yes, share"))
+    return kim.check_inbox()
+
+
+def test_feedback_is_guided_blame_is_questioned_and_the_author_answers_once(
+    team: dict[str, Colleague], friendly: ConversationService, store: Store
+) -> None:
+    from bot.engine import wording as engine_wording
+
+    sam, kim = team["Sam"], team["Kim"]
+    notice = share_with_kim(team, friendly)
+    opened = kim.says(kim.button(notice, wording.OPEN_IT))
+    begun = kim.says(kim.button(opened, wording.GIVE_FEEDBACK))
+    assert "What went well" in kim.worker.question.text
+    assert any("critical friend" in m.text for m in begun)
+    kim.says("You kept the family talking and named the risk calmly and clearly.")
+    held = kim.says("Why didn't you ring the duty team before you left the house?")
+    assert "why didn't you" in kim.text(held).lower() + kim.worker.question.text.lower()
+    assert kim.worker.question.choices[0].label == engine_wording.SEND_AS_WRITTEN
+    kim.says("What might help you decide when to ring the duty team next time?")
+    kim.says("You could try a short call with the duty team before leaving next time.")
+    done = kim.text(kim.worker.seen[-3:])
+    assert "I've sent your feedback to Sam" in done
+    received = sam.check_inbox()
+    text = sam.text(received)
+    assert "Kim has read your reflection" in text
+    assert "named the risk calmly" in text
+    assert "What might help you decide" in text
+    assert "Why didn't you" not in text  # the rephrased question went, not the first
+    sam.says(sam.button(received, wording.ANSWER_FEEDBACK))
+    sam.says("I will ring the duty team from the car before I leave a visit like that.")
+    assert "ring the duty team from the car" in kim.text(kim.check_inbox())
+    assert (
+        sam.text(sam.says(sam.button(received, wording.ANSWER_FEEDBACK))) == wording.REPLIED_ALREADY
+    )
+    # The exchange is kept with Sam's reflection, as its peer reflection.
+    with store.transaction() as tx:
+        sam_id = tx.find_user(sam.worker.user)
+        assert sam_id is not None
+        first = tx.journal(sam_id)[0].id
+        record = tx.reflection(sam_id, first)
+    assert record is not None
+    (exchange,) = record.peer
+    assert exchange.friend == "Kim"
+    assert exchange.feedback["question"].startswith("What might help you decide")
+    assert "from the car" in exchange.answer["take_away"]
+
+
+def test_feedback_on_a_share_taken_back_meanwhile_is_not_sent(
+    team: dict[str, Colleague], friendly: ConversationService
+) -> None:
+    sam, kim = team["Sam"], team["Kim"]
+    notice = share_with_kim(team, friendly)
+    kim.says(kim.button(kim.says(kim.button(notice, wording.OPEN_IT)), wording.GIVE_FEEDBACK))
+    kim.says("You kept the family talking and named the risk calmly and clearly.")
+    kim.says("What might help you decide when to ring the duty team next time?")
+    sam.says(sam.button(sam.worker.seen, wording.TAKE_BACK))
+    kim.says("You could try a short call with the duty team before leaving next time.")
+    assert "was not sent" in kim.text(kim.worker.seen[-3:])
+    assert sam.check_inbox() == []

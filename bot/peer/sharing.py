@@ -182,7 +182,7 @@ class Sharing:
             )
         # Linked to the run that starts next (a draft of it, if the worker carries one on).
         book(tx).update_feedback(given.id, run_key=None)
-        return Said([Outgoing(wording.FEEDBACK_BEGINS)], start=FEEDBACK_DIALOGUE)
+        return Said([], start=FEEDBACK_DIALOGUE)  # its intro says what a friend does
 
     def run_started(self, tx: Transaction, user_id: int, dialogue_id: str, key: str) -> None:
         """Link a feedback or reply run, just started or carried on, to what it answers."""

@@ -26,8 +26,8 @@ HELP = (
 )
 WHAT_A_FRIEND_DOES = (
     "A critical friend reads one reflection their colleague chooses to share and offers "
-    "a fresh view: what went well, one question, one suggestion. It takes about 15 "
-    "minutes, and nobody is told if you say no."
+    "a fresh view: what went well, one question, one suggestion. Reading it and "
+    "answering takes about 10 minutes, and nobody is told if you say no."
 )
 
 # ---- asking ---------------------------------------------------------------------------
@@ -131,10 +131,6 @@ SHARED_WITH_YOU = "{name} has shared a reflection with you: {title} ({date})."
 OPEN_IT = "Read it"
 GIVE_FEEDBACK = "Give feedback"
 FEEDBACK_SENT_ALREADY = "You sent your feedback on this reflection on {date}. Thank you."
-FEEDBACK_BEGINS = (
-    "Thank you for reading it. A few short questions now: strengths first, then one "
-    "question and one suggestion. Type pause at any point."
-)
 
 # ---- feedback ---------------------------------------------------------------------------
 
