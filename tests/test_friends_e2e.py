@@ -176,7 +176,10 @@ def test_ask_accept_share_feedback_rephrase_and_answer_across_telegram_and_slack
                 await kim_presses(wording.OPEN_IT)
                 await until(lambda: kim_was_told(LONG), "the reflection")
                 await kim_presses(wording.GIVE_FEEDBACK)
-                await until(lambda: kim_was_told("What went well"), "first question")
+                await until(
+                    lambda: kim_was_told("What went well in what your colleague did"),
+                    "first question",
+                )
                 slack_api.user_sends_dm(KIM, "You stayed calm and kept the family talking openly.")
                 await until(lambda: kim_was_told("one question you would like"), "2nd question")
                 slack_api.user_sends_dm(KIM, "You should have called the duty team before leaving.")
