@@ -154,8 +154,8 @@ class _Weights:
     Cardinality needs no weight: the matching is asked for the maximum number of pairs
     first (`max_cardinality=True`) and only then for the most weight. Below that, each
     level is worth more than the largest possible sum of the levels under it over a
-    whole matching (at most `most_edges` pairs, and a trio counts as two of its pairs), so
-    the matching compares totals level by level, like a lexicographic order:
+    whole round (at most `most_edges` partnerships: a pair is one, a trio three), so the
+    matching compares totals level by level, like a lexicographic order:
 
     - `fresh`: the pair did not work together within the repeat window. Worth more than
       every other bonus of the round added up, so one repeat fewer always wins: a repeat
@@ -405,8 +405,8 @@ def _recheck(pool: _Pool, weights: _Weights, pairs: list[Pair]) -> list[Pair]:
     paired = {p.id for pair in pairs for p in pair}
     unpaired = [p.id for p in pool.people if p.id not in paired]
     repeats = [(a, b) for a, b in pairs if weights.is_recent(pool.last_met(a.id, b.id))]
-    if len(unpaired) + (2 * len(repeats) if unpaired else 0) < 2:
-        return pairs  # nobody to pair up and no repeat that an unpaired person could undo
+    if not repeats and len(unpaired) < 2:
+        return pairs  # nobody to pair up and no repeat to undo
     again = set(unpaired) | {p.id for pair in repeats for p in pair}
     if len(again) > RECHECK_UP_TO:
         return pairs
@@ -424,15 +424,16 @@ class _Draft:
     deferred: list[Person]
 
     def score(self, pool: _Pool, weights: _Weights) -> tuple[int, int, int, int]:
-        """Better rounds score higher: more people placed, in as many groups, with fewer
-        repeats (a trio's three partnerships all count), then more weight."""
+        """Better rounds score higher: more groups (a trio is a pair and one more), then
+        more people placed, then fewer repeats (all three partnerships of a trio count),
+        then more weight."""
         edges = [(a, b) for a, b in self.pairs]
         edges += [edge for a, b, c in self.trios for edge in ((a, b), (a, c), (b, c))]
         last = [pool.last_met(a.id, b.id) for a, b in edges]
         repeats = sum(weights.is_recent(when) for when in last)
         weight = sum(weights.of(a, b, when) for (a, b), when in zip(edges, last, strict=True))
         placed = 2 * len(self.pairs) + 3 * len(self.trios)
-        return placed, len(self.pairs) + len(self.trios), -repeats, weight
+        return len(self.pairs) + len(self.trios), placed, -repeats, weight
 
     def round(self) -> Round:
         return Round(
@@ -521,8 +522,9 @@ def pair_round(
        by the same weights, as many as possible; anyone who fits no pair is deferred.
     3. In an odd pool of at most `ODD_ONE_SEARCH_UP_TO` people where step 2 needed a
        repeat inside a trio or deferred someone, leaving out each person in turn is
-       tried too (see `_choose_odd_one_out`); the best round by people placed, groups,
-       repeats and weight is kept. It never places fewer people or adds repeats.
+       tried too (see `_choose_odd_one_out`); the best round by groups, then people
+       placed, then repeats, then weight is kept, so it never has fewer groups, never
+       places fewer people, and when it places as many it never has more repeats.
 
     The same arguments always give the same round, whatever the order of `people`; a
     different `seed` may choose differently among equally good rounds. Pools larger than
