@@ -386,6 +386,7 @@ class _Running:
         self.step = "nudges"
         self.dispatcher = Dispatcher(nudges, couriers, utcnow)
         self.dispatcher.start(self.config.settings.nudges.tick_seconds)
+        self.app.service.on_told = self.dispatcher.wake
         self.started.append("weekly nudges")
 
     def _telegram(self, settings: TelegramSettings) -> TelegramChannel:

@@ -230,3 +230,4 @@ class Reply:
     waiting: bool = False  # a question is open: the worker is expected to answer
     refused: bool = False  # not a member and could not join; nothing was stored
     stale: bool = False  # it answered a question that has moved on; nothing was saved
+    told_others: bool = False  # a colleague has a message to be sent (for the service)

@@ -142,6 +142,9 @@ class ConversationService:
         self.clock = clock
         self.new_key = new_key
         self.max_answer_chars = max_answer_chars
+        # Called (on the event loop) after a turn that told a colleague something, so it
+        # goes out now: `critical-friend run` sets it to wake the dispatcher.
+        self.on_told: Callable[[], None] | None = None
         # Turns run on a few threads of our own: each keeps one database connection,
         # so this bounds the connections a busy bot holds (see Store._connection).
         self._turns = ThreadPoolExecutor(max_workers=TURN_THREADS, thread_name_prefix="turn")
@@ -156,7 +159,10 @@ class ConversationService:
         reply with nothing stored about them. Without one (the terminal) everyone may.
         """
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._turns, self.handle_now, incoming, gate)
+        reply = await loop.run_in_executor(self._turns, self.handle_now, incoming, gate)
+        if reply.told_others and self.on_told is not None:
+            self.on_told()
+        return reply
 
     async def journal(self, user: UserRef) -> list[JournalEntry]:
         loop = asyncio.get_running_loop()
@@ -308,6 +314,8 @@ class ConversationService:
             waiting = self.peer.waiting(tx, user_id, now) if self.peer is not None else []
             if waiting:
                 reply = replace(reply, messages=[*waiting, *reply.messages])
+            if tx.told_others:
+                reply = replace(reply, told_others=True)
             return reply
 
     def _turn_for(

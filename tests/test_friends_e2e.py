@@ -116,6 +116,9 @@ def test_ask_accept_share_feedback_rephrase_and_answer_across_telegram_and_slack
             await telegram.start(poll_timeout=1)
             await slack.start_socket_mode(slack_api.app_token)
             dispatcher = Dispatcher(deliveries, {"telegram": telegram, "slack": slack}, clock)
+            # As `critical-friend run` does: what a worker does for a colleague goes out
+            # at once, not at the next tick (none runs in this test).
+            friendly.on_told = dispatcher.wake
 
             def sams_last(label: str) -> tuple[dict[str, Any], str] | None:
                 for message in reversed(telegram_api.sent_messages(SAM)):
@@ -147,10 +150,12 @@ def test_ask_accept_share_feedback_rephrase_and_answer_across_telegram_and_slack
                 telegram_api.user_presses(SAM, message, data)
 
             try:
-                # Kim offers to be a critical friend, in Slack.
-                slack_api.user_sends_dm(KIM, "friend join")
+                # Kim offers to be a critical friend, with Slack's /friend command.
+                slack_api.user_runs_command(KIM, "/friend", "join")
                 await until(lambda: kim_was_told("you're in the critical-friend pool"), "joined")
-                # Sam asks, on Telegram; Telegram delivers the update twice.
+                # Sam asks, on Telegram; Telegram delivers the update twice. The invitation
+                # reaches Kim in Slack at once, despite one 429 on the way.
+                slack_api.fail_next("chat.postMessage", 429, retry_after=1)
                 message = telegram_api.new_message(
                     SAM,
                     text="/friend",
@@ -158,21 +163,16 @@ def test_ask_accept_share_feedback_rephrase_and_answer_across_telegram_and_slack
                 )
                 telegram_api.deliver_twice({"message": message})
                 await until(lambda: sam_was_told("I've asked a colleague"), "asked")
-                # The invitation reaches Kim in Slack, despite one 429 on the way.
-                slack_api.fail_next("chat.postMessage", 429, retry_after=1)
-                await dispatcher.tick()
                 await until(lambda: kim_was_told("Sam would like a critical friend"), "invited")
                 await kim_presses(wording.ACCEPT)
                 await until(lambda: kim_was_told("You're Sam's critical friend"), "accepted")
                 # Sam hears Kim said yes, and shares the reflection, confirming it.
-                await dispatcher.tick()
                 await until(lambda: sam_was_told("has said yes"), "paired")
                 await sam_presses(wording.SHARE_A_REFLECTION)
                 await sam_presses("·")
                 await sam_presses("Yes, share with")
                 await until(lambda: sam_was_told("Shared with"), "shared")
                 # Kim reads it and gives feedback, with a blame phrase that is questioned.
-                await dispatcher.tick()
                 await kim_presses(wording.OPEN_IT)
                 await until(lambda: kim_was_told(LONG), "the reflection")
                 await kim_presses(wording.GIVE_FEEDBACK)
@@ -191,7 +191,6 @@ def test_ask_accept_share_feedback_rephrase_and_answer_across_telegram_and_slack
                 slack_api.user_sends_dm(KIM, "You could try a quick call from the car next time.")
                 await until(lambda: kim_was_told("I've sent your feedback to Sam"), "sent")
                 # Sam receives it on Telegram and answers, once.
-                await dispatcher.tick()
                 await until(lambda: sam_was_told("has read your reflection"), "feedback")
                 assert sam_was_told("What would help you decide")
                 assert not sam_was_told("You should have called")
@@ -199,7 +198,6 @@ def test_ask_accept_share_feedback_rephrase_and_answer_across_telegram_and_slack
                 await until(lambda: sam_was_told("What do you take from this?"), "the answer")
                 telegram_api.user_sends_text(SAM, "I will call the duty team before I leave.")
                 await until(lambda: sam_was_told("Your answer is with your reflection"), "kept")
-                await dispatcher.tick()
                 await until(lambda: kim_was_told("I will call the duty team"), "Kim hears back")
             finally:
                 await dispatcher.stop()

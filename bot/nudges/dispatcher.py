@@ -75,6 +75,8 @@ class Dispatcher:
         self._closed = False
         self._stopping = False  # set at once by stop(): no new batch is claimed
         self._scheduler: AsyncIOScheduler | None = None
+        self._woken: asyncio.Task[None] | None = None
+        self._wake_again = False
 
     def start(self, every_seconds: float) -> None:
         """Tick now and then every `every_seconds`, in the running event loop."""
@@ -91,11 +93,29 @@ class Dispatcher:
         scheduler.start()
         self._scheduler = scheduler
 
+    def wake(self) -> None:
+        """Tick now, in the running loop: someone was just told something by a colleague
+        (a critical-friend invitation, feedback), which should not wait for the next
+        tick. A wake during a woken tick makes one more after it, so nothing planned
+        meanwhile waits either."""
+        if self._stopping:
+            return
+        self._wake_again = True
+        if self._woken is None or self._woken.done():
+            self._woken = asyncio.get_running_loop().create_task(self._tick_while_woken())
+
+    async def _tick_while_woken(self) -> None:
+        while self._wake_again and not self._stopping:
+            self._wake_again = False
+            await self.tick()
+
     async def stop(self) -> None:
         """No more ticks; a tick under way finishes its deliveries first."""
         self._stopping = True
         if self._scheduler is not None and self._scheduler.running:
             self._scheduler.shutdown(wait=False)
+        if self._woken is not None:
+            await asyncio.gather(self._woken, return_exceptions=True)
         async with self._ticking:
             self._closed = True
         self._database.shutdown(wait=True)

@@ -59,14 +59,19 @@ def tell(
     due_at: datetime | None = None,
 ) -> bool:
     """Plan a notice for a colleague; telling them the same thing twice is a no-op."""
-    return DeliveryBook(tx.connection).plan(
+    planned = DeliveryBook(tx.connection).plan(
         user_id, PEER, notice.period, due_at or now, now, reference=notice.what
     )
+    if planned and (due_at is None or due_at <= now):
+        tx.told_others = True
+    return planned
 
 
 def bring_forward(tx: Transaction, user_id: int, notice: Notice, now: datetime) -> bool:
     """Make a notice planned for later due now (a pairing ended early)."""
-    return DeliveryBook(tx.connection).move(user_id, PEER, notice.period, now)
+    moved = DeliveryBook(tx.connection).move(user_id, PEER, notice.period, now)
+    tx.told_others = tx.told_others or moved
+    return moved
 
 
 def call_off(tx: Transaction, user_id: int, notice: Notice) -> bool:

@@ -174,6 +174,10 @@ class Transaction:
         self.cipher = cipher
         self._hot = hot
         self._organisation_name = organisation_name
+        # Set when this transaction planned a message for someone other than the worker
+        # whose turn it is (a critical-friend notice): once it commits, the dispatcher
+        # is woken to send it now rather than at its next tick.
+        self.told_others = False
 
     # ---- idempotency -------------------------------------------------------
 
