@@ -579,7 +579,8 @@ def rank_candidates(
     Left out: anyone the hard rules forbid (`can_pair`: so nobody at all if the requester
     has no capacity left) and anyone in `exclude` (say, those who declined this request).
     The order is that of a round: not paired with the requester within `repeat_weeks`
-    first; then another team; then never paired, then paired longest ago (to the exact
+    first (as in a round, avoiding a repeat outweighs an outside view); then another
+    team; then never paired, then paired longest ago (to the exact
     time, where a round counts whole weeks); then the most spare capacity. Equal
     candidates are ordered by a hash of the two ids: the same requester sees the same
     order every time (so moving down the list after a decline is stable), while different
