@@ -22,7 +22,7 @@ What is measured, in one run on one machine (its CPU count and Python are printe
    link, which no round can beat. One `rank_candidates` call over the whole pool is timed
    as well. The target is <= 2 s for 2,000 workers; the ratio seconds / 2 s is printed.
 2. Quality. Pools of 200 are small enough for the exact matching on the complete graph.
-   For each of three kinds of pool, `--quality-seeds` organisations are paired both ways,
+   For each of four kinds of pool, `--quality-seeds` organisations are paired both ways,
    exactly (`exact_up_to` above the pool) and on the sparse graph (`exact_up_to=0`,
    as pools above `EXACT_UP_TO` are), and the totals compared: people placed, deferred,
    repeats, partnerships within a team, and the summed weeks since each pair last met.
@@ -30,6 +30,8 @@ What is measured, in one run on one machine (its CPU count and Python are printe
    - "everyone met": teams of about 40, and every pair in the pool met at a random time
      in the last year (almost one in four within the repeat window): no unremarkable
      partner is left, so the sparse graph stands on each person's next best only.
+   - "all met lately": the same, but every pair met within the last 13 weeks, so 12 in
+     13 pairs are repeats: a stress test, far from any real organisation.
    - "one big team": half of the pool in a single team, the rest in small ones.
 
 A benchmark reports; it does not fail. The exit code is 0 unless `--check` is given and
@@ -141,10 +143,11 @@ def organisation(kind: str, size: int, seed: int) -> Organisation:
     if kind == "a year":
         people = make_people(size, rng, lambda: rng.randint(8, 15))
         return Organisation(kind, people, make_history(people, rng, 52, 0.7))
-    if kind == "everyone met":
+    if kind in ("everyone met", "all met lately"):
+        days = 365 if kind == "everyone met" else 13 * 7
         people = make_people(size, rng, lambda: rng.randint(35, 45))
         history = {
-            frozenset((a.id, b.id)): NOW - timedelta(days=rng.uniform(0, 365))
+            frozenset((a.id, b.id)): NOW - timedelta(days=rng.uniform(0, days))
             for i, a in enumerate(people)
             for b in people[i + 1 :]
         }
@@ -442,7 +445,7 @@ def main(argv: list[str] | None = None) -> int:
         timings.append(time_size(size, args.runs))
     comparisons: list[Comparison] = []
     if args.quality_seeds:
-        for kind in ("a year", "everyone met", "one big team"):
+        for kind in ("a year", "everyone met", "all met lately", "one big team"):
             progress(f"comparing sparse with exact on {kind!r} pools of {args.quality_size} ...")
             comparisons.append(compare(kind, args.quality_size, args.quality_seeds))
     print(
