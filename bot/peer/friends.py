@@ -387,7 +387,7 @@ class Friends:
         people = [self._person(m, loads) for m in pool]
         history = friends.history(organisation_id, now - HISTORY)
         result = matching.pair_round(
-            people, history, now, repeat_weeks=self.config.repeat_weeks, seed=organisation_id
+            people, history, now, repeat_weeks=self.config.repeat_weeks, seed=round_id
         )
         groups: list[tuple[int, ...]] = [*result.pairs, *result.trios]
         for members in groups:
