@@ -56,9 +56,15 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bot.config import CONFIG_ENV, DATABASE_ENV, HOME_ENV  # noqa: E402
+from bot.config import (  # noqa: E402
+    CONFIG_ENV,
+    DATABASE_ENV,
+    HOME_ENV,
+    FriendConfig,
+)
 from bot.dialogues import Catalog, load_catalog  # noqa: E402
 from bot.messages import Incoming, IncomingKind, Reply, UserRef  # noqa: E402
+from bot.peer.commands import Peer  # noqa: E402
 from bot.service import ConversationService  # noqa: E402
 from bot.store.crypto import KEYS_ENV, Cipher, generate_key  # noqa: E402
 from bot.store.db import SQLITE_PRAGMAS, open_engine, upgrade  # noqa: E402
@@ -220,7 +226,10 @@ class ServiceLoop:
         engine = open_engine(url)
         upgrade(engine)
         self.store = Store(engine, Cipher([generate_key()]))
-        self.worker = SimulatedWorker(ConversationService(self.store, catalog))
+        # Critical friends on, as `build_app` has them by default: every turn also looks
+        # for notices waiting for the worker.
+        peer = Peer(FriendConfig(), catalog, "Europe/London")
+        self.worker = SimulatedWorker(ConversationService(self.store, catalog, peer=peer))
         self.latencies_ms: list[float] = []
         self.answers = 0
         for _ in range(warmup):

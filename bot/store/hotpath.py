@@ -1,4 +1,4 @@
-"""The four statements every turn runs, in plain SQL on the driver's own cursor.
+"""The statements every turn runs, in plain SQL on the driver's own cursor.
 
 Why not SQLAlchemy here, when it runs everything else: on these statements its
 per-execution machinery (execution context, parameter processing, result objects)
@@ -48,6 +48,15 @@ SELECT c.id, CAST(:step_id AS VARCHAR(100)),
 FROM conversations AS c WHERE c.key = :key
 """
 
+# Is anything from a colleague due for this worker (a critical-friend notice)? Almost
+# always not: answered from the (user_id, kind, period) unique index, and only when it
+# says yes does the service take the notices (through SQLAlchemy).
+_NOTICE_DUE = """
+SELECT 1 FROM deliveries
+WHERE user_id = :user_id AND kind = 'peer' AND status = 'pending' AND due_at <= :now
+LIMIT 1
+"""
+
 _NAMED = re.compile(r":([a-z_]+)")
 
 
@@ -66,6 +75,7 @@ class HotPath:
                 "load_worker": load_worker,
                 "save_state": _SAVE_STATE,
                 "save_answer": _SAVE_ANSWER,
+                "notice_due": _NOTICE_DUE,
             }.items()
         }
 
@@ -135,3 +145,9 @@ class HotPath:
         inserted = bool(cursor.rowcount)
         cursor.close()
         return inserted
+
+    def notice_due(self, connection: Connection, user_id: int, now: datetime) -> bool:
+        cursor = self._run(connection, "notice_due", {"user_id": user_id, "now": self._time(now)})
+        found = cursor.fetchone() is not None
+        cursor.close()
+        return found

@@ -258,6 +258,10 @@ class Transaction:
             ).scalar_one()
         )
 
+    def notice_due(self, user_id: int, now: datetime) -> bool:
+        """Whether a critical-friend notice is due for the worker (one cheap query)."""
+        return self._hot.notice_due(self.connection, user_id, now)
+
     def set_display_name(self, user_id: int, name: str) -> None:
         self.connection.execute(
             update(users)
