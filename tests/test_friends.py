@@ -392,3 +392,46 @@ def test_feedback_on_a_share_taken_back_meanwhile_is_not_sent(
     kim.says("You could try a short call with the duty team before leaving next time.")
     assert "was not sent" in kim.text(kim.worker.seen[-3:])
     assert sam.check_inbox() == []
+
+
+def test_a_turn_that_tells_a_colleague_wakes_the_dispatcher_and_others_do_not(
+    team: dict[str, Colleague], friendly: ConversationService, deliveries: Nudges, clock: Clock
+) -> None:
+    from bot.messages import Incoming, IncomingKind, UserRef
+
+    courier = Courier()
+    woken: list[int] = []
+
+    async def scenario() -> None:
+        dispatcher = Dispatcher(deliveries, {"telegram": courier}, clock, claimant="woken")
+
+        def wake() -> None:
+            woken.append(1)
+            dispatcher.wake()
+
+        friendly.on_told = wake
+        try:
+            sam = UserRef("terminal", "sam", "Sam")
+            await friendly.handle(Incoming("w-1", sam, IncomingKind.TEXT, "friend help"))
+            assert woken == []
+            kim_on_telegram = UserRef("telegram", "77", "Kim")
+            await friendly.handle(Incoming("w-2", kim_on_telegram, IncomingKind.START, ""))
+            await friendly.handle(
+                Incoming("w-3", kim_on_telegram, IncomingKind.TEXT, "friend join")
+            )
+            for name in ("Lee", "Jo"):
+                team[name].says("friend leave")
+            await friendly.handle(Incoming("w-4", sam, IncomingKind.TEXT, "friend"))
+            assert woken == [1]
+            for _ in range(100):  # the woken tick runs on the loop: no clock, no sleep needed
+                if courier.pushed:
+                    break
+                await asyncio.sleep(0.01)
+        finally:
+            await dispatcher.stop()
+
+    team["Kim"].says("friend leave")
+    asyncio.run(scenario())
+    ((user, texts),) = courier.pushed
+    assert user.external_id == "77"
+    assert "Sam would like a critical friend" in texts[0]
