@@ -198,6 +198,21 @@ class ConversationService:
             None,
         )
 
+    async def friend_summary(self, user: UserRef) -> Outgoing | None:
+        """Critical friends in one line, with buttons to ask, join or leave, for a home
+        screen; None when they are off for the organisation or for someone unknown."""
+        peer = self.peer
+        if peer is None:
+            return None
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(
+            self._turns,
+            self._read_or_skip,
+            lambda tx, uid: peer.home(tx, uid, self.clock()),
+            user,
+            None,
+        )
+
     def _overview(self, tx: Transaction, user_id: int) -> Overview:
         unfinished = tuple(
             Unfinished(dialogue_id, dialogue.title, updated_at)

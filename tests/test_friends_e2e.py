@@ -214,3 +214,48 @@ def test_ask_accept_share_feedback_rephrase_and_answer_across_telegram_and_slack
             assert len(invitations) == 1
 
     asyncio.run(asyncio.wait_for(scenario(), 90))
+
+
+def test_the_slack_home_tab_joins_and_leaves_the_pool(friendly: ConversationService) -> None:
+    async def scenario() -> None:
+        async with FakeSlack() as slack_api:
+            slack_api.register_user(KIM, real_name="Kim Lee")
+            slack = SlackChannel(
+                friendly,
+                bot_token=slack_api.bot_token,
+                allowed_team_ids=[slack_api.team_id],
+                api_base_url=slack_api.api_url,
+            )
+            await slack.start_socket_mode(slack_api.app_token)
+            try:
+
+                async def home_after(publishes: int) -> dict[str, Any]:
+                    await slack_api.wait_for("views.publish", count=publishes)
+                    view = slack_api.home_view(KIM)
+                    assert view is not None
+                    return view
+
+                def friend_buttons(view: dict[str, Any]) -> dict[str, str]:
+                    return {
+                        element["text"]["text"]: element["action_id"]
+                        for block in view["blocks"]
+                        if block["type"] == "actions"
+                        for element in block["elements"]
+                        if element["action_id"].startswith("home-friend-")
+                    }
+
+                slack_api.user_sends_dm(KIM, "hello")  # joins: someone new sees only a welcome
+                await until(lambda: slack_api.messages_in(KIM), "the greeting")
+                slack_api.user_opens_home(KIM)
+                view = await home_after(1)
+                assert wording.HOME_TITLE in str(view)
+                offered = friend_buttons(view)
+                assert set(offered) == {wording.ASK_A_FRIEND, wording.JOIN_POOL}
+                slack_api.user_presses_in_home(KIM, offered[wording.JOIN_POOL])
+                view = await home_after(2)
+                assert wording.LEAVE_POOL in friend_buttons(view)
+                assert "you're in the pool" in str(view)
+            finally:
+                await slack.stop()
+
+    asyncio.run(asyncio.wait_for(scenario(), 60))

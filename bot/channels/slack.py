@@ -86,6 +86,8 @@ class ChatService(Protocol):
 
     async def nudge_summary(self, user: UserRef) -> Outgoing | None: ...
 
+    async def friend_summary(self, user: UserRef) -> Outgoing | None: ...
+
     async def note_timezone(self, user: UserRef, name: str) -> bool: ...
 
 
@@ -255,7 +257,9 @@ class SlackChannel:
         person = self._person(body, user_id, None)
         view = (
             blocks.home_view(
-                await self._service.overview(person), await self._service.nudge_summary(person)
+                await self._service.overview(person),
+                await self._service.nudge_summary(person),
+                await self._service.friend_summary(person),
             )
             if person is not None
             else blocks.outsiders_home_view()
@@ -304,7 +308,7 @@ class SlackChannel:
             await self._typed_press(body, "", kind=IncomingKind.START)
         else:
             await self._typed_press(body, value)  # "resume", "journal 12", "settings pause 1"
-        if value.startswith("settings"):
+        if value.startswith(("settings", "friend join", "friend leave")):
             user_id, _ = self._presser(body)
             await self._publish_home(body, user_id)  # the Home tab shows the change too
 

@@ -14,6 +14,7 @@ from typing import Any
 from bot.channels import slack_words as words
 from bot.messages import Choice, Outgoing, split_text
 from bot.nudges import wording as nudge_words
+from bot.peer import wording as peer_words
 from bot.service import Overview
 
 Block = dict[str, Any]
@@ -139,7 +140,9 @@ HOME_ACTION = "home"  # action ids: home-start, home-resume, home-open-0, ...
 HOME_RECENT_SHOWN = 5
 
 
-def home_view(overview: Overview | None, nudges: Outgoing | None = None) -> Block:
+def home_view(
+    overview: Overview | None, nudges: Outgoing | None = None, friends: Outgoing | None = None
+) -> Block:
     """The Home tab: welcome, start or carry on, recent reflections (date and model) and,
     when nudges are on, the weekly nudge in one line with its settings buttons.
 
@@ -174,7 +177,24 @@ def home_view(overview: Overview | None, nudges: Outgoing | None = None) -> Bloc
         blocks.append(context(words.HOME_NONE_YET))
     if nudges is not None:
         blocks += nudge_settings_blocks(nudges)
+    if friends is not None:
+        blocks += friend_blocks(friends)
     return {"type": "home", "blocks": blocks}
+
+
+def friend_blocks(friends: Outgoing) -> list[Block]:
+    """The Home tab's critical friend: in the pool or not, and buttons that type
+    `friend`, `friend join` or `friend leave` (action ids home-friend-0, -1, ...)."""
+    buttons = [
+        button(shortcut.label, f"{HOME_ACTION}-friend-{n}", shortcut.value)
+        for n, shortcut in enumerate(friends.shortcuts)
+    ]
+    return [
+        {"type": "divider"},
+        {"type": "header", "text": plain(peer_words.HOME_TITLE)},
+        section(split_text(friends.text, SECTION_CHARS)[0]),
+        *actions(buttons, f"{HOME_ACTION}-friends"),
+    ]
 
 
 def nudge_settings_blocks(nudges: Outgoing) -> list[Block]:

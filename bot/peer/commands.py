@@ -104,6 +104,17 @@ class Peer:
         )
         return Outgoing(text, shortcuts=(Choice("friend leave", wording.LEAVE_POOL),))
 
+    def home(self, tx: Transaction, user_id: int, now: datetime) -> Outgoing:
+        """For a home screen: the pool line of `settings`, and a way to ask or see the pairing."""
+        line = self.settings(tx, user_id)
+        ask = Choice(
+            "friend",
+            wording.YOUR_FRIEND
+            if self.friends.has_pairing(tx, user_id, now)
+            else wording.ASK_A_FRIEND,
+        )
+        return Outgoing(line.text, shortcuts=(ask, *line.shortcuts))
+
     def offer(self, tx: Transaction, user_id: int, reflection_id: int, now: datetime) -> Outgoing:
         """Said after a reflection: show it to your critical friend, or ask for one."""
         if book(tx).active_pairings(user_id, now):

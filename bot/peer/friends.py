@@ -142,6 +142,10 @@ class Friends:
             ]
         return None
 
+    @staticmethod
+    def has_pairing(tx: Transaction, user_id: int, now: datetime) -> bool:
+        return bool(book(tx).active_pairings(user_id, now))
+
     def ask(
         self, tx: Transaction, user_id: int, now: datetime, reflection_id: int | None = None
     ) -> list[Outgoing]:

@@ -84,6 +84,8 @@ OFFER_FRIEND = (
     "and offer theirs. Only if you choose to share it."
 )
 ASK_A_FRIEND = "Ask for a critical friend"
+YOUR_FRIEND = "Your critical friend"
+HOME_TITLE = "Critical friend"
 OFFER_SHARE = "Your critical friend could read this one and offer a fresh view, if you'd like."
 SHARE_THIS = "Share it with them"
 
