@@ -15,7 +15,7 @@ from bot.config import FriendConfig
 from bot.dialogues import Catalog
 from bot.messages import Choice, Outgoing
 from bot.peer import wording
-from bot.peer.friends import Friends, Said, book
+from bot.peer.friends import Friends, Said, as_id, book
 from bot.peer.inbox import Inbox
 from bot.peer.notices import PEER, Notice
 from bot.peer.sharing import FEEDBACK_DIALOGUE, REPLY_DIALOGUE, Sharing
@@ -41,7 +41,10 @@ class Peer:
         if verb == "":
             return Said(friends.ask(tx, user_id, now))
         if verb == "ask" and len(rest) == 1 and rest[0].isdecimal():
-            return Said(friends.ask(tx, user_id, now, reflection_id=int(rest[0])))
+            reflection_id = as_id(rest[0])
+            if reflection_id is None:
+                return Said([Outgoing(wording.NOT_AVAILABLE)])
+            return Said(friends.ask(tx, user_id, now, reflection_id=reflection_id))
         if verb == "help":
             return Said([Outgoing(wording.HELP)])
         if verb == "join" and not rest:
@@ -81,10 +84,12 @@ class Peer:
     ) -> list[Outgoing]:
         if not rest:
             return self.sharing.choose(tx, user_id, now)
-        if len(rest) == 1 and rest[0].isdecimal():
-            return self.sharing.confirm(tx, user_id, int(rest[0]), now)
-        if len(rest) == 3 and rest[0].isdecimal() and rest[1] == "with" and rest[2].isdecimal():
-            return self.sharing.share(tx, user_id, int(rest[0]), int(rest[2]), now)
+        reflection_id = as_id(rest[0])
+        if len(rest) == 1 and reflection_id is not None:
+            return self.sharing.confirm(tx, user_id, reflection_id, now)
+        pairing_id = as_id(rest[2]) if len(rest) == 3 and rest[1] == "with" else None
+        if reflection_id is not None and pairing_id is not None:
+            return self.sharing.share(tx, user_id, reflection_id, pairing_id, now)
         return [Outgoing(wording.NOT_AVAILABLE)]
 
     # ---- hooks for the service and the dispatcher --------------------------------------

@@ -33,6 +33,7 @@ MAX_PAIRINGS = 5
 EXPIRED_PER_TICK = 200
 ROUND_WEEKDAY = 0  # Monday
 ROUND_HOUR = 10  # local time: a round goes out on a working morning
+LARGEST_ID = 2**63 - 1  # the largest id a database column can hold
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,6 +54,15 @@ def name_of(tx: Transaction, user_id: int) -> str:
 
 def names_in(tx: Transaction, pairing: Pairing, user_id: int) -> str:
     return wording.names([name_of(tx, other) for other in pairing.others(user_id)])
+
+
+def as_id(text: str) -> int | None:
+    """A number typed or pressed as an id; None if it cannot be one. A number too large
+    for the database would fail the turn instead of being refused like any unknown id."""
+    if not text.isdecimal():
+        return None
+    number = int(text)
+    return number if 0 < number <= LARGEST_ID else None
 
 
 def until(moment: datetime) -> str:
@@ -150,6 +160,10 @@ class Friends:
         self, tx: Transaction, user_id: int, now: datetime, reflection_id: int | None = None
     ) -> list[Outgoing]:
         """`friend`: the worker's pairing if they have one, else a new request."""
+        if reflection_id is not None and tx.reflection(user_id, reflection_id) is None:
+            # Only one's own reflection is asked about (its share button comes back
+            # with the pairing); any other id is refused in the one sentence.
+            return [Outgoing(wording.NOT_AVAILABLE)]
         shown = self.overview(tx, user_id, now)
         if shown is not None:
             return shown
@@ -324,7 +338,8 @@ class Friends:
 
     def talked(self, tx: Transaction, user_id: int, argument: str, now: datetime) -> list[Outgoing]:
         answer, _, pairing_text = argument.partition(" ")
-        pairing = book(tx).pairing(int(pairing_text)) if pairing_text.isdecimal() else None
+        pairing_id = as_id(pairing_text)
+        pairing = book(tx).pairing(pairing_id) if pairing_id is not None else None
         if pairing is None or user_id not in pairing.members:
             return [Outgoing(wording.NOT_AVAILABLE)]
         yes = answer == "yes"

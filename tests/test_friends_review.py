@@ -1,0 +1,180 @@
+"""Critical friends, reviewed: the holes found in the first version, each as what a
+worker would have seen, through the real service and store (SQLite file and PostgreSQL).
+
+Same stand-ins as test_friends.py: workers in the terminal, a clock moved by hand and
+the delivery tick run directly.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from datetime import UTC, datetime, time
+
+import pytest
+from sqlalchemy import func, select
+
+from bot.config import FriendConfig
+from bot.dialogues import Catalog
+from bot.messages import Outgoing
+from bot.nudges.dispatcher import Dispatcher
+from bot.nudges.planner import NudgeDefaults, Nudges
+from bot.peer import wording
+from bot.peer.commands import Peer
+from bot.service import ConversationService
+from bot.store.models import friend_requests, pairing_members
+from bot.store.repository import Store
+from tests.conftest import Clock
+from tests.friends import Colleague, colleague, place
+from tests.worker import finish_a_reflection
+
+LONG = "I visited the family with my colleague and we went through the plan together carefully."
+MONDAY_MORNING = datetime(2026, 11, 30, 10, 5, tzinfo=UTC)  # a round is due in London
+
+
+@pytest.fixture
+def peer(catalog: Catalog) -> Peer:
+    return Peer(FriendConfig(rounds_every_weeks=2), catalog, "Europe/London")
+
+
+@pytest.fixture
+def deliveries(store: Store, catalog: Catalog, peer: Peer) -> Nudges:
+    defaults = NudgeDefaults(weekdays=frozenset({4}), at=time(14, 0))
+    return Nudges(store, catalog, defaults, weekly=False, peer=peer)
+
+
+@pytest.fixture
+def friendly(
+    store: Store, catalog: Catalog, clock: Clock, peer: Peer, deliveries: Nudges
+) -> Iterator[ConversationService]:
+    service = ConversationService(store, catalog, clock=clock, peer=peer)
+    yield service
+    service.close()
+
+
+@pytest.fixture
+def team(friendly: ConversationService, store: Store) -> dict[str, Colleague]:
+    """Sam (North) asks; Lee manages Sam; Kim (South) and Jo (North) are in the pool."""
+    people = {name: colleague(friendly, name) for name in ("Sam", "Lee", "Kim", "Jo")}
+    place(
+        store,
+        {
+            "Sam": ("North", "Lee"),
+            "Lee": ("South", None),
+            "Kim": ("South", None),
+            "Jo": ("North", None),
+        },
+    )
+    for name in ("Lee", "Kim", "Jo"):
+        assert wording.JOINED in people[name].text(people[name].says("friend join"))
+    return people
+
+
+def tick_as(deliveries: Nudges, clock: Clock, *claimants: str) -> None:
+    """One tick of each claimant's dispatcher, all at once (two processes)."""
+    made = [Dispatcher(deliveries, {}, clock, claimant=name) for name in claimants]
+    try:
+
+        async def ticks() -> None:
+            await asyncio.gather(*(dispatcher.tick() for dispatcher in made))
+
+        asyncio.run(ticks())
+    finally:
+        for dispatcher in made:
+            dispatcher.close()
+
+
+def count(store: Store, table: object) -> int:
+    with store.engine.connect() as connection:
+        return int(connection.scalar(select(func.count()).select_from(table)) or 0)  # type: ignore[arg-type]
+
+
+def pairings_of(store: Store, person: Colleague) -> int:
+    with store.transaction() as tx:
+        user_id = tx.find_user(person.worker.user)
+        assert user_id is not None
+        return int(
+            tx.connection.scalar(
+                select(func.count())
+                .select_from(pairing_members)
+                .where(pairing_members.c.user_id == user_id)
+            )
+            or 0
+        )
+
+
+def accept_all(person: Colleague, waiting: list[Outgoing] | None = None) -> list[str]:
+    """Press every "yes" button waiting for them (or in `waiting`); what each answered."""
+    if waiting is None:
+        waiting = person.check_inbox()
+    presses = [
+        choice.value
+        for message in waiting
+        for choice in message.shortcuts
+        if choice.label == wording.ACCEPT
+    ]
+    return [person.text(person.says(value)) for value in presses]
+
+
+def trio(team: dict[str, Colleague], deliveries: Nudges, clock: Clock) -> None:
+    """Sam, Kim and Jo (not Lee) paired as a trio by a round; everyone's inbox read."""
+    team["Lee"].says("friend leave")
+    for name in ("Sam", "Kim", "Jo"):
+        team[name].says("friend join")
+        team[name].says("friend rounds on")
+    clock.now = MONDAY_MORNING
+    tick_as(deliveries, clock, "one")
+    for name in ("Sam", "Kim", "Jo"):
+        assert "you and" in team[name].text(team[name].check_inbox())
+
+
+def finish_the_run(person: Colleague) -> None:
+    """Answer whatever the open reflection still asks, until it ends."""
+    for _ in range(6):
+        if not person.worker.says("Something to think about for the next visit, perhaps.").waiting:
+            return
+    raise AssertionError("the reflection did not end")
+
+
+def share_newest(author: Colleague) -> None:
+    confirm = author.says(author.button(author.says("friend share"), "·"))
+    author.says(author.button(confirm, "Yes, share"))
+
+
+# ---- numbers typed or crafted ---------------------------------------------------------
+
+
+def test_asking_with_someone_elses_reflection_is_refused_and_nothing_is_kept(
+    team: dict[str, Colleague], friendly: ConversationService, store: Store
+) -> None:
+    sam, kim = team["Sam"], team["Kim"]
+    finish_a_reflection(friendly, kim.worker.user, LONG)
+    with store.transaction() as tx:
+        kim_id = tx.find_user(kim.worker.user)
+        assert kim_id is not None
+        kims = tx.journal(kim_id)[0].id
+    for attempt in (f"friend ask {kims}", "friend ask 999999"):
+        reply = sam.worker.says(attempt)
+        assert not reply.failed
+        assert sam.text(reply.messages) == wording.NOT_AVAILABLE
+    assert count(store, friend_requests) == 0
+    assert kim.check_inbox() == []
+
+
+@pytest.mark.parametrize(
+    "typed",
+    [
+        "/friend ask 99999999999999999999",
+        "/friend share 99999999999999999999",
+        "/friend share 1 with 99999999999999999999",
+        "/friend talked yes 99999999999999999999",
+        "/friend end 99999999999999999999",
+    ],
+)
+def test_a_number_too_large_for_any_id_gets_the_one_refusal(
+    team: dict[str, Colleague], typed: str
+) -> None:
+    sam = team["Sam"]
+    reply = sam.worker.says(typed)
+    assert not reply.failed
+    assert sam.text(reply.messages) == wording.NOT_AVAILABLE
