@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, time
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import Table, func, select
 
 from bot.config import FriendConfig
 from bot.dialogues import Catalog
@@ -84,9 +84,9 @@ def tick_as(deliveries: Nudges, clock: Clock, *claimants: str) -> None:
             dispatcher.close()
 
 
-def count(store: Store, table: object) -> int:
+def count(store: Store, table: Table) -> int:
     with store.engine.connect() as connection:
-        return int(connection.scalar(select(func.count()).select_from(table)) or 0)  # type: ignore[arg-type]
+        return int(connection.scalar(select(func.count()).select_from(table)) or 0)
 
 
 def pairings_of(store: Store, person: Colleague) -> int:
@@ -139,6 +139,40 @@ def finish_the_run(person: Colleague) -> None:
 def share_newest(author: Colleague) -> None:
     confirm = author.says(author.button(author.says("friend share"), "·"))
     author.says(author.button(confirm, "Yes, share"))
+
+
+# ---- how many colleagues at once ----------------------------------------------------
+
+
+def test_a_colleague_at_their_limit_is_not_asked_again_while_an_invitation_is_open(
+    team: dict[str, Colleague], store: Store
+) -> None:
+    sam, kim, jo = team["Sam"], team["Kim"], team["Jo"]
+    team["Lee"].says("friend leave")
+    jo.says("friend leave")
+    sam.says("friend")  # Kim, a critical friend to one colleague at most, is asked
+    assert jo.text(jo.says("friend")) == wording.NOBODY_FREE  # Kim's one place is offered
+    answers = accept_all(kim)
+    assert len(answers) == 1
+    assert pairings_of(store, kim) == 1
+
+
+def test_accepting_beyond_ones_own_limit_is_refused_and_the_request_moves_on(
+    team: dict[str, Colleague], store: Store
+) -> None:
+    sam, kim, jo = team["Sam"], team["Kim"], team["Jo"]
+    team["Lee"].says("friend leave")
+    jo.says("friend leave")
+    kim.says("friend max 2")
+    sam.says("friend")
+    jo.says("friend")
+    invitations = kim.check_inbox()
+    kim.says("friend max 1")  # then changes their mind about how many
+    first, second = accept_all(kim, invitations)
+    assert "critical friend for the next 6 weeks" in first
+    assert second == wording.AT_YOUR_LIMIT
+    assert pairings_of(store, kim) == 1
+    assert wording.WAITING_FOR_SOMEONE in jo.text(jo.check_inbox())  # nobody else is free
 
 
 # ---- numbers typed or crafted ---------------------------------------------------------

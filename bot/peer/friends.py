@@ -193,7 +193,12 @@ class Friends:
             return []
         pool = [m for m in friends.pool(organisation_id) if not self._paused(m, now)]
         team, manager = friends.place(requester_id)
-        loads = friends.active_counts([m.id for m in pool] + [requester_id], now)
+        ids = [m.id for m in pool] + [requester_id]
+        loads = friends.active_counts(ids, now)
+        # An invitation not yet answered holds one of the colleague's places: asked by two
+        # at once, someone with room for one could otherwise say yes to both.
+        for user_id, waiting in friends.open_invitation_counts(ids, now).items():
+            loads[user_id] = loads.get(user_id, 0) + waiting
         requester = matching.Person(requester_id, team, manager, capacity=1)
         people = [self._person(m, loads) for m in pool if m.id != requester_id]
         history = friends.history(organisation_id, now - HISTORY)
@@ -266,6 +271,12 @@ class Friends:
             or friends.organisation_of(invitation.requester_id) != organisation_id
         ):
             return [Outgoing(wording.INVITATION_CLOSED)]
+        if self._at_limit(tx, user_id, now):
+            # Paired in a round meanwhile, or they lowered their limit: the request moves
+            # on as after a no, and nobody is told.
+            if friends.answer_invitation(invitation.id, "withdrawn", now):
+                self._next_candidate(tx, invitation, now)
+            return [Outgoing(wording.AT_YOUR_LIMIT)]
         friends.answer_invitation(invitation.id, "accepted", now)
         if not friends.set_request_status(invitation.request_id, "paired", now):
             return [Outgoing(wording.INVITATION_CLOSED)]  # they stopped looking meanwhile
@@ -275,6 +286,12 @@ class Friends:
         log.info("invitation %d accepted: pairing %d", invitation.id, pairing_id)
         name = name_of(tx, invitation.requester_id)
         return [Outgoing(wording.PAIRED_FRIEND.format(name=name, weeks=self.config.pairing_weeks))]
+
+    @staticmethod
+    def _at_limit(tx: Transaction, user_id: int, now: datetime) -> bool:
+        profile = book(tx).profile(user_id)
+        limit = profile.max_pairings if profile is not None else 1
+        return book(tx).active_counts([user_id], now).get(user_id, 0) >= limit
 
     def decline(self, tx: Transaction, user_id: int, token: str, now: datetime) -> list[Outgoing]:
         invitation = self._open_invitation(tx, user_id, token, now)

@@ -60,6 +60,11 @@ ACCEPT = "Yes, I'll do it"
 DECLINE = "Not this time"
 INVITATION_CLOSED = "That invitation has closed. Thank you all the same."
 DECLINED = "Thank you for letting me know. Nobody is told you said no."
+AT_YOUR_LIMIT = (
+    "Thank you. You're already a critical friend to as many colleagues at once as you "
+    "chose, so I'll ask someone else this time, and nobody is told. To change how many, "
+    "type friend max and a number, for example friend max 2."
+)
 
 PAIRED_FRIEND = (
     "Thank you. You're {name}'s critical friend for the next {weeks} weeks. When they "

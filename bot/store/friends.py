@@ -391,6 +391,19 @@ class FriendBook:
         )
         return [_invitation(row) for row in rows]
 
+    def open_invitation_counts(self, user_ids: Iterable[int], now: datetime) -> dict[int, int]:
+        """How many invitations each is still to answer."""
+        rows = self.connection.execute(
+            select(friend_invitations.c.user_id, func.count())
+            .where(
+                friend_invitations.c.user_id.in_(list(user_ids)),
+                friend_invitations.c.status == "open",
+                friend_invitations.c.expires_at > now,
+            )
+            .group_by(friend_invitations.c.user_id)
+        )
+        return {int(user_id): int(count) for user_id, count in rows}
+
     # ---- pairings ----------------------------------------------------------------
 
     def create_pairing(
