@@ -1,0 +1,1 @@
+"""Care and privacy: identifiers, distress and safeguarding cues."""
