@@ -8,6 +8,8 @@ the delivery tick run directly.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+import logging
 from collections.abc import Iterator
 from datetime import UTC, datetime, time
 
@@ -22,7 +24,8 @@ from bot.nudges.planner import NudgeDefaults, Nudges
 from bot.peer import wording
 from bot.peer.commands import Peer
 from bot.service import ConversationService
-from bot.store.models import friend_requests, pairing_members
+from bot.store.friends import FriendBook, Invitation
+from bot.store.models import friend_invitations, friend_requests, pairing_members, pairings
 from bot.store.repository import Store
 from tests.conftest import Clock
 from tests.friends import Colleague, colleague, place
@@ -173,6 +176,60 @@ def test_accepting_beyond_ones_own_limit_is_refused_and_the_request_moves_on(
     assert second == wording.AT_YOUR_LIMIT
     assert pairings_of(store, kim) == 1
     assert wording.WAITING_FOR_SOMEONE in jo.text(jo.check_inbox())  # nobody else is free
+
+
+# ---- races --------------------------------------------------------------------------
+
+
+def test_an_accept_that_loses_the_race_with_expiry_pairs_nobody(
+    team: dict[str, Colleague],
+    deliveries: Nudges,
+    clock: Clock,
+    store: Store,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    sam, kim, jo = team["Sam"], team["Kim"], team["Jo"]
+    sam.says("friend")
+    invitation = kim.check_inbox()
+    asked_at = clock.now
+    clock.advance(hours=49)
+    tick_as(deliveries, clock, "one")  # Kim's invitation expires; Jo is asked
+    # Kim's "yes" was read by another process just before the expiry was written: it
+    # saw the invitation open, in time.
+    read = FriendBook.invitation_by_token
+
+    def as_it_was(self: FriendBook, token: str) -> Invitation | None:
+        found = read(self, token)
+        return None if found is None else dataclasses.replace(found, status="open")
+
+    monkeypatch.setattr(FriendBook, "invitation_by_token", as_it_was)
+    clock.now = asked_at
+    clock.advance(hours=47)
+    assert kim.text(kim.says(kim.button(invitation, wording.ACCEPT))) == wording.INVITATION_CLOSED
+    monkeypatch.undo()
+    assert count(store, pairings) == 0
+    clock.advance(hours=2)
+    assert "Sam's critical friend" in " ".join(accept_all(jo))
+    assert count(store, pairings) == 1
+
+
+def test_two_processes_asking_for_a_waiting_request_at_once_both_finish_their_tick(
+    team: dict[str, Colleague],
+    deliveries: Nudges,
+    clock: Clock,
+    store: Store,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    sam, kim = team["Sam"], team["Kim"]
+    for name in ("Lee", "Kim", "Jo"):
+        team[name].says("friend leave")
+    assert wording.NOBODY_FREE in sam.text(sam.says("friend"))
+    kim.says("friend join")
+    with caplog.at_level(logging.INFO, logger="bot.nudges.dispatcher"):
+        tick_as(deliveries, clock, "one", "two")
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
+    assert count(store, friend_invitations) == 1
+    assert "Sam would like" in kim.text(kim.check_inbox())
 
 
 # ---- numbers typed or crafted ---------------------------------------------------------

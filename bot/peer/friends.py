@@ -233,6 +233,8 @@ class Friends:
             return None
         expires = now + timedelta(hours=self.config.invitation_hours)
         invitation_id = friends.invite(request_id, ranked[0], now, expires)
+        if invitation_id is None:
+            return None  # another process asked them for this request just now
         told.tell(tx, ranked[0], Notice(told.INVITED, invitation_id), now)
         log.info("request %d: a candidate was invited (invitation %d)", request_id, invitation_id)
         return invitation_id
@@ -277,7 +279,10 @@ class Friends:
             if friends.answer_invitation(invitation.id, "withdrawn", now):
                 self._next_candidate(tx, invitation, now)
             return [Outgoing(wording.AT_YOUR_LIMIT)]
-        friends.answer_invitation(invitation.id, "accepted", now)
+        if not friends.answer_invitation(invitation.id, "accepted", now):
+            # Expired (and the next colleague asked) or withdrawn by another process
+            # between reading it and now: the request is no longer this invitation's.
+            return [Outgoing(wording.INVITATION_CLOSED)]
         if not friends.set_request_status(invitation.request_id, "paired", now):
             return [Outgoing(wording.INVITATION_CLOSED)]  # they stopped looking meanwhile
         members = (invitation.requester_id, user_id)

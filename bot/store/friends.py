@@ -315,21 +315,24 @@ class FriendBook:
 
     def invite(
         self, request_id: int, candidate_id: int, now: datetime, expires_at: datetime
-    ) -> int:
-        return int(
-            self.connection.execute(
-                insert(friend_invitations)
-                .values(
-                    token=new_token(),
-                    request_id=request_id,
-                    user_id=candidate_id,
-                    status="open",
-                    sent_at=now,
-                    expires_at=expires_at,
-                )
-                .returning(friend_invitations.c.id)
-            ).scalar_one()
+    ) -> int | None:
+        """The invitation's id; None if this candidate was asked for this request already
+        (two processes trying a waiting request at once both choose the same one)."""
+        statement = (
+            dialect_insert(self.connection, friend_invitations)
+            .values(
+                token=new_token(),
+                request_id=request_id,
+                user_id=candidate_id,
+                status="open",
+                sent_at=now,
+                expires_at=expires_at,
+            )
+            .on_conflict_do_nothing(index_elements=["request_id", "user_id"])
+            .returning(friend_invitations.c.id)
         )
+        row = self.connection.execute(statement).first()
+        return None if row is None else int(row[0])
 
     def _invitations(self) -> Any:
         return select(*_INVITATION_COLUMNS).join(
