@@ -88,6 +88,14 @@ def parser() -> argparse.ArgumentParser:
     _user_option(journal_cmd)
     journal_cmd.add_argument("--format", choices=["text", "markdown", "json"], default="text")
 
+    export_cmd = add(
+        "export", help="a copy of everything kept about a worker: FILE (JSON) and FILE.md"
+    )
+    _user_option(export_cmd)
+    export_cmd.add_argument(
+        "--out", type=Path, required=True, metavar="FILE", help="where to write"
+    )
+
     dialogues = add("dialogues", help="work with dialogue files")
     dialogue_actions = dialogues.add_subparsers(dest="action", required=True, metavar="ACTION")
     check = dialogue_actions.add_parser(
@@ -252,6 +260,8 @@ def _dispatch(args: argparse.Namespace) -> int:
             return _chat(app, args)
         if args.command == "journal":
             return _journal(app, args)
+        if args.command == "export":
+            return _export(app, args)
         if args.command == "keys":
             count = rotate_keys(app.store.engine, app.store.cipher)
             print(f"Re-encrypted {count} stored values with the newest key.")
@@ -531,6 +541,38 @@ def _journal(app: App, args: argparse.Namespace) -> int:
         return EXIT_OK
     entries = asyncio.run(app.service.journal(user))
     print(journal.render_list(entries, app.catalog, args.format))
+    return EXIT_OK
+
+
+def _export(app: App, args: argparse.Namespace) -> int:
+    """The worker's data as JSON at --out and Markdown beside it (an admin answering a
+    subject access request, or a worker at their own terminal)."""
+    from bot.care import export
+    from bot.store import audit, subject_access
+
+    user = user_from(args.user)
+    now = utcnow()
+    with app.store.transaction() as tx:
+        user_id = tx.find_user(user)
+        if user_id is None:
+            print(f"Nobody called {user.external_id} has used the bot here.", file=sys.stderr)
+            return EXIT_PROBLEMS
+        as_json, as_markdown = export.attachments(
+            subject_access.collect(tx, user_id), app.catalog, now
+        )
+        audit.record(tx.connection, now, "export", f"user:{user_id}", actor=audit.ADMIN)
+    out: Path = args.out
+    markdown_path = out.with_suffix(".md") if out.suffix != ".md" else out.with_suffix(".md.md")
+    try:
+        for path, attachment in ((out, as_json), (markdown_path, as_markdown)):
+            # Made readable by the owner alone from the start, not narrowed afterwards.
+            handle = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(handle, "wb") as file:
+                file.write(attachment.content)
+    except OSError as error:
+        print(f"critical-friend: cannot write {out}: {error.strerror}", file=sys.stderr)
+        return EXIT_FIX_FIRST
+    print(f"Wrote {out} and {markdown_path} (readable only by you: they hold what was written).")
     return EXIT_OK
 
 

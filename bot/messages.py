@@ -81,6 +81,15 @@ class Incoming:
 
 
 @dataclass(frozen=True, slots=True)
+class Attachment:
+    """A file for the worker (their export): sent as a document where the platform can."""
+
+    filename: str
+    content: bytes
+    media_type: str  # "application/json", "text/markdown"
+
+
+@dataclass(frozen=True, slots=True)
 class Outgoing:
     """One message for the worker. `reply_token` is set when it asks something."""
 
@@ -93,6 +102,8 @@ class Outgoing:
     # could type instead ("journal 3"). Channels without buttons leave them out; the
     # text says what to type.
     shortcuts: tuple[Choice, ...] = ()
+    # A file sent with the message, its text as the caption.
+    attachment: Attachment | None = None
 
 
 PARAGRAPH = "\n\n"
@@ -119,7 +130,8 @@ def merged(messages: list[Outgoing], limit: int) -> list[Outgoing]:
     """Join each message that asks nothing onto the one after it, while they fit in `limit`.
 
     On a phone every message is a notification; "Thank you" and the next question read
-    better, and arrive sooner, as one. A message with buttons or a footer ends a group.
+    better, and arrive sooner, as one. A message with buttons or a footer ends a group;
+    one with a file stands alone (its text is the file's caption).
     """
     result: list[Outgoing] = []
     for message in messages:
@@ -129,6 +141,8 @@ def merged(messages: list[Outgoing], limit: int) -> list[Outgoing]:
             and not previous.choices
             and not previous.shortcuts
             and previous.footer is None
+            and previous.attachment is None
+            and message.attachment is None
             and len(previous.text) + len(PARAGRAPH) + len(message.text) <= limit
         ):
             result[-1] = replace(message, text=f"{previous.text}{PARAGRAPH}{message.text}")
@@ -160,6 +174,8 @@ COMMAND_WORDS = frozenset(
         "followup",
         "settings",
         "friend",
+        "export",
+        "forget",
     }
 )
 # "journal 3" and "reflect gibbs" read naturally without a slash too; without one, the
@@ -173,6 +189,7 @@ BARE_ARGUMENTS = {
     "followup": re.compile(r"\d+"),
     # `friend ...` typed without a slash: only its exact forms, so an answer that happens
     # to begin with "friend" stays an answer. Handles are the random tokens in buttons.
+    "forget": re.compile(r"yes \d{4}-\d{2}-\d{2}|no", re.IGNORECASE),
     "friend": re.compile(
         r"join|leave|cancel|help|share|end|rounds (?:on|off)|max \d{1,2}|end \d{1,18}"
         r"|share \d{1,18}(?: with \d{1,18})?|ask \d{1,18}|talked (?:yes|no) \d{1,18}"

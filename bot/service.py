@@ -21,6 +21,8 @@ from datetime import datetime
 from typing import TypeVar
 
 from bot import journal
+from bot.care import export
+from bot.care import wording as care_wording
 from bot.dialogues import Catalog
 from bot.engine import (
     MAX_ANSWER_CHARS,
@@ -71,6 +73,8 @@ from bot.store import (
     StorageError,
     Store,
     Transaction,
+    audit,
+    subject_access,
     utcnow,
 )
 
@@ -356,6 +360,10 @@ class ConversationService:
             before = answer.messages
             command = Command("reflect", answer.start)
             incoming = replace(incoming, text=f"/reflect {answer.start}")
+        if isinstance(command, Command) and command.name == "export":
+            return _aside(state, self._export(tx, user_id, now))
+        if isinstance(command, Command) and command.name == "forget":
+            return self._forget(tx, user_id, state, command.argument, now)
         if isinstance(command, Command) and command.name == "journal":
             return _aside(state, [self._journal_in_chat(tx, user_id, command.argument)])
         if isinstance(command, Command) and command.name == "followup":
@@ -420,6 +428,43 @@ class ConversationService:
             waiting=turn.state.mode is not Mode.IDLE,
             stale=turn.stale,
         )
+
+    def _export(self, tx: Transaction, user_id: int, now: datetime) -> list[Outgoing]:
+        """`export`: a copy of everything kept about the worker, as two files."""
+        as_json, as_markdown = export.attachments(
+            subject_access.collect(tx, user_id), self.catalog, now
+        )
+        audit.record(tx.connection, now, "export", f"user:{user_id}", actor_id=user_id)
+        log.info("worker %d exported their data", user_id)
+        return [
+            Outgoing(care_wording.EXPORT_JSON, attachment=as_json),
+            Outgoing(care_wording.EXPORT_MARKDOWN, attachment=as_markdown),
+        ]
+
+    def _forget(
+        self, tx: Transaction, user_id: int, state: SessionState, argument: str, now: datetime
+    ) -> Reply:
+        """`forget`: asks first; `forget yes DATE` (its button, valid that day) erases."""
+        today = f"{now:%Y-%m-%d}"
+        answer = argument.strip().lower()
+        if answer == "no":
+            return _aside(state, [Outgoing(care_wording.KEPT)])
+        if not answer.startswith("yes"):
+            confirm = Outgoing(
+                care_wording.FORGET_ASK,
+                shortcuts=(
+                    Choice(f"forget yes {today}", care_wording.FORGET_YES),
+                    Choice("forget no", care_wording.FORGET_NO),
+                ),
+            )
+            return _aside(state, [confirm])
+        if answer != f"yes {today}":
+            return _aside(state, [Outgoing(care_wording.FORGET_EXPIRED)])
+        ended = subject_access.erase(tx, user_id, now)
+        if self.peer is not None:
+            self.peer.member_erased(tx, ended, now)
+        log.info("a worker was erased at their request")
+        return Reply(messages=[Outgoing(care_wording.FORGOTTEN)])
 
     def _drafts(self, tx: Transaction, user_id: int) -> tuple[Draft, ...]:
         return tuple(

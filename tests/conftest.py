@@ -12,13 +12,17 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine, text
 
+from bot.config import FriendConfig
 from bot.dialogues import Catalog, load_catalog
 from bot.nudges.dispatcher import Dispatcher
 from bot.nudges.planner import NudgeDefaults, Nudges
+from bot.peer import wording as peer_wording
+from bot.peer.commands import Peer
 from bot.service import ConversationService
 from bot.store.crypto import Cipher, generate_key
 from bot.store.db import open_engine, upgrade
 from bot.store.repository import Store
+from tests.friends import Colleague, colleague, place
 from tests.nudging import Courier
 from tests.postgres_server import PostgresServer, PostgresUnavailable, start_postgres
 
@@ -143,3 +147,51 @@ def dispatcher(nudges: Nudges, courier: Courier, clock: Clock) -> Iterator[Dispa
     made = Dispatcher(nudges, {"telegram": courier, "slack": courier}, clock, claimant="test")
     yield made
     made.close()
+
+
+# ---- critical friends (tests/test_friends.py, tests/test_care.py) ------------------------
+
+
+@pytest.fixture
+def peer(catalog: Catalog) -> Peer:
+    return Peer(FriendConfig(rounds_every_weeks=2), catalog, "Europe/London")
+
+
+@pytest.fixture
+def deliveries(store: Store, catalog: Catalog, peer: Peer) -> Nudges:
+    defaults = NudgeDefaults(weekdays=frozenset({4}), at=time(14, 0))
+    return Nudges(store, catalog, defaults, weekly=False, peer=peer)
+
+
+@pytest.fixture
+def friendly(
+    store: Store, catalog: Catalog, clock: Clock, peer: Peer, deliveries: Nudges
+) -> Iterator[ConversationService]:
+    service = ConversationService(store, catalog, clock=clock, peer=peer)
+    yield service
+    service.close()
+
+
+@pytest.fixture
+def tick(deliveries: Nudges, clock: Clock) -> Iterator[Dispatcher]:
+    made = Dispatcher(deliveries, {"telegram": Courier()}, clock, claimant="test")
+    yield made
+    made.close()
+
+
+@pytest.fixture
+def team(friendly: ConversationService, store: Store) -> dict[str, Colleague]:
+    """Sam (North) asks; Lee manages Sam; Kim (South) and Jo (North) are in the pool."""
+    people = {name: colleague(friendly, name) for name in ("Sam", "Lee", "Kim", "Jo")}
+    place(
+        store,
+        {
+            "Sam": ("North", "Lee"),
+            "Lee": ("South", None),
+            "Kim": ("South", None),
+            "Jo": ("North", None),
+        },
+    )
+    for name in ("Lee", "Kim", "Jo"):
+        assert peer_wording.JOINED in people[name].text(people[name].says("friend join"))
+    return people

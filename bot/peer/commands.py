@@ -14,6 +14,7 @@ from datetime import datetime
 from bot.config import FriendConfig
 from bot.dialogues import Catalog
 from bot.messages import Choice, Outgoing
+from bot.peer import notices as told
 from bot.peer import wording
 from bot.peer.friends import Friends, Said, as_id, book
 from bot.peer.inbox import Inbox
@@ -160,6 +161,14 @@ class Peer:
         if notice is None:
             return None
         return self.inbox.render(tx, delivery.user_id, notice, now)
+
+    @staticmethod
+    def member_erased(tx: Transaction, ended: list[tuple[int, int]], now: datetime) -> None:
+        """A worker asked to be forgotten: each colleague of theirs hears now that the
+        pairing has ended (the notice planned for its end, brought forward)."""
+        for pairing_id, colleague in ended:
+            told.bring_forward(tx, colleague, Notice(told.ENDED, pairing_id), now)
+            told.call_off(tx, colleague, Notice(told.TALK, pairing_id))
 
     def chores(self, tx: Transaction, now: datetime) -> None:
         self.friends.chores(tx, now, book(tx).organisation_slugs())

@@ -379,5 +379,22 @@ feedback = Table(
 )
 
 
+# Who did what, when, to which record: shares, revocations, exports, erasures, admin
+# actions. Never content: `subject` is a kind and a number ("share:12", "user:5").
+audit_log = Table(
+    "audit_log",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("at", UTCDateTime, nullable=False),
+    Column("organisation_id", ForeignKey("organisations.id"), nullable=True),
+    # The worker who acted; empty once they are erased, or for an admin or the system.
+    Column("actor_id", ForeignKey("users.id", ondelete="SET NULL"), nullable=True),
+    Column("actor", String(16), nullable=False),  # worker | admin | system
+    Column("action", String(32), nullable=False),
+    Column("subject", String(64), nullable=False),
+    Index(None, "at"),
+)
+
+
 def utcnow() -> datetime:
     return datetime.now(UTC)
