@@ -232,6 +232,131 @@ def test_two_processes_asking_for_a_waiting_request_at_once_both_finish_their_ti
     assert "Sam would like" in kim.text(kim.check_inbox())
 
 
+# ---- feedback and answers reach the one they were written for -----------------------
+
+
+def test_a_feedback_draft_carried_on_goes_only_to_the_colleague_it_was_written_for(
+    team: dict[str, Colleague], friendly: ConversationService, clock: Clock
+) -> None:
+    sam, kim, jo = team["Sam"], team["Kim"], team["Jo"]
+    team["Lee"].says("friend leave")
+    jo.says("friend leave")
+    kim.says("friend max 2")
+    finish_a_reflection(friendly, sam.worker.user, LONG)
+    finish_a_reflection(friendly, jo.worker.user, "A different visit, to a school, this time.")
+    sam.says("friend")
+    jo.says("friend")
+    accept_all(kim)
+    for author in (sam, jo):
+        author.check_inbox()
+        share_newest(author)
+    notices = kim.check_inbox()
+    opens = {
+        message.text.split()[0]: choice.value
+        for message in notices
+        for choice in message.shortcuts
+        if choice.label == wording.OPEN_IT
+    }
+    clock.advance(minutes=1)
+    kim.says(kim.button(kim.says(opens["Sam"]), wording.GIVE_FEEDBACK))
+    kim.says("You stayed calm at SAMS-VISIT when the father raised his voice.")
+    kim.says("pause")
+    clock.advance(minutes=1)
+    # Kim turns to Jo's reflection, and carries on the draft offered.
+    offer = kim.says(kim.button(kim.says(opens["Jo"]), wording.GIVE_FEEDBACK))
+    draft = next(c.value for m in offer for c in m.choices if c.value.startswith("resume:"))
+    kim.worker.presses(draft)
+    kim.says("What might help you decide when to ring the duty team next time?")
+    kim.says("You could try a short call with the duty team before leaving next time.")
+    assert "SAMS-VISIT" not in jo.text(jo.check_inbox())
+    assert "SAMS-VISIT" in sam.text(sam.check_inbox())
+    # Jo's feedback can still be given, afresh.
+    clock.advance(minutes=1)
+    kim.says(kim.button(kim.says(opens["Jo"]), wording.GIVE_FEEDBACK))
+    kim.says("You prepared for the school meeting with care and it showed.")
+    kim.says("What would you want the school to know before next time?")
+    kim.says("You could share a short note with the school before the meeting.")
+    for_jo = jo.text(jo.check_inbox())
+    assert "prepared for the school meeting" in for_jo
+    assert "SAMS-VISIT" not in for_jo
+
+
+def test_a_feedback_draft_set_aside_for_a_fresh_start_is_never_sent_elsewhere(
+    team: dict[str, Colleague], friendly: ConversationService, clock: Clock
+) -> None:
+    sam, kim, jo = team["Sam"], team["Kim"], team["Jo"]
+    team["Lee"].says("friend leave")
+    jo.says("friend leave")
+    kim.says("friend max 2")
+    finish_a_reflection(friendly, sam.worker.user, LONG)
+    finish_a_reflection(friendly, jo.worker.user, "A different visit, to a school, this time.")
+    sam.says("friend")
+    jo.says("friend")
+    accept_all(kim)
+    for author in (sam, jo):
+        author.check_inbox()
+        share_newest(author)
+    notices = kim.check_inbox()
+    opens = {
+        message.text.split()[0]: choice.value
+        for message in notices
+        for choice in message.shortcuts
+        if choice.label == wording.OPEN_IT
+    }
+    clock.advance(minutes=1)
+    kim.says(kim.button(kim.says(opens["Sam"]), wording.GIVE_FEEDBACK))
+    kim.says("You stayed calm at SAMS-VISIT when the father raised his voice.")
+    kim.says("pause")
+    clock.advance(minutes=1)
+    # Kim begins Sam's feedback again, starting afresh rather than carrying on.
+    kim.says(kim.button(kim.says(opens["Sam"]), wording.GIVE_FEEDBACK))
+    kim.worker.presses("dialogue:friend_feedback")
+    kim.says("pause")
+    clock.advance(minutes=1)
+    offer = kim.says(kim.button(kim.says(opens["Jo"]), wording.GIVE_FEEDBACK))
+    drafts = [c.value for m in offer for c in m.choices if c.value.startswith("resume:")]
+    kim.worker.presses(drafts[-1])  # the oldest draft offered: the words about Sam's visit
+    finish_the_run(kim)
+    assert "SAMS-VISIT" not in jo.text(jo.check_inbox())
+
+
+def test_an_answer_to_feedback_goes_to_the_friend_whose_feedback_was_answered(
+    team: dict[str, Colleague],
+    friendly: ConversationService,
+    deliveries: Nudges,
+    clock: Clock,
+) -> None:
+    sam, kim, jo = team["Sam"], team["Kim"], team["Jo"]
+    finish_a_reflection(friendly, sam.worker.user, LONG)
+    trio(team, deliveries, clock)
+    share_newest(sam)
+    for friend in (kim, jo):
+        notice = friend.check_inbox()
+        friend.says(friend.button(friend.says(friend.button(notice, wording.OPEN_IT)), "Give"))
+        friend.says(f"{friend.name} noticed you kept the family talking calmly.")
+        friend.says(f"{friend.name} asks what helped you decide when to call?")
+        friend.says(f"{friend.name} suggests a short call with the duty team first.")
+    received = sam.check_inbox()
+    answer = {
+        message.text.split()[0]: choice.value
+        for message in received
+        for choice in message.shortcuts
+        if choice.label == wording.ANSWER_FEEDBACK
+    }
+    # Sam has a reflection paused, so each answer begins with an offer to carry it on.
+    sam.says("/reflect gibbs_quick")
+    sam.says("Something about a visit I made this week to a family.")
+    sam.says("pause")
+    sam.says(answer["Jo"])
+    sam.worker.presses("later")  # not now
+    begun = sam.says(answer["Kim"])
+    assert "goes back to Kim" in sam.text(begun)
+    sam.worker.presses("dialogue:friend_reply")
+    sam.says("FOR-KIM: I will ring the duty team from the car.")
+    assert "FOR-KIM" in kim.text(kim.check_inbox())
+    assert "FOR-KIM" not in jo.text(jo.check_inbox())
+
+
 # ---- numbers typed or crafted ---------------------------------------------------------
 
 

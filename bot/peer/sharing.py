@@ -20,8 +20,8 @@ from bot.peer import notices as told
 from bot.peer import wording
 from bot.peer.friends import Said, book, name_of, names_in
 from bot.peer.notices import Notice
-from bot.store import Transaction
-from bot.store.friends import Feedback, Pairing, Share
+from bot.store import Transaction, audit
+from bot.store.friends import BEGUN, DRAFTING, Feedback, Pairing, Share
 
 log = logging.getLogger(__name__)
 
@@ -34,7 +34,6 @@ FEEDBACK_STEPS = (
 )
 REPLY_STEP = "take_away"
 CHOICES_SHOWN = 8
-REPLY_BEGUN = ""  # reply_key while the author's answer is started but not yet linked
 
 
 def shareable(dialogue_id: str) -> bool:
@@ -128,6 +127,7 @@ class Sharing:
         if record is None or pairing is None or not shareable(record.dialogue_id):
             return [Outgoing(wording.NOT_AVAILABLE)]
         share = friends.share(pairing.id, reflection_id, user_id, now)
+        audit.record(tx.connection, now, "share", f"share:{share.id}", actor_id=user_id)
         for friend in pairing.others(user_id):
             told.tell(tx, friend, Notice(told.SHARED, share.id), now)
         log.info("reflection shared with pairing %d (share %d)", pairing.id, share.id)
@@ -143,6 +143,7 @@ class Sharing:
         if share is None or share.author_id != user_id:
             return [Outgoing(wording.NOT_AVAILABLE)]
         if book(tx).revoke(share.id, now):
+            audit.record(tx.connection, now, "revoke", f"share:{share.id}", actor_id=user_id)
             log.info("share %d taken back", share.id)
         return [Outgoing(wording.TAKEN_BACK)]
 
@@ -180,18 +181,29 @@ class Sharing:
             return Said(
                 [Outgoing(wording.FEEDBACK_SENT_ALREADY.format(date=f"{given.sent_at:%-d %B}"))]
             )
-        # Linked to the run that starts next (a draft of it, if the worker carries one on).
-        book(tx).update_feedback(given.id, run_key=None)
+        # Linked to the run that starts next; a draft of it, carried on, is its already.
+        book(tx).begin_feedback(user_id, given.id)
         return Said([], start=FEEDBACK_DIALOGUE)  # its intro says what a friend does
 
     def run_started(self, tx: Transaction, user_id: int, dialogue_id: str, key: str) -> None:
         """Link a feedback or reply run, just started or carried on, to what it answers."""
         friends = book(tx)
         if dialogue_id == FEEDBACK_DIALOGUE:
+            own = friends.feedback_by_run(key)
+            if own is not None:
+                # A draft carried on stays with the share it was written about, whatever
+                # was begun since: moved, its words could reach another colleague.
+                if own.status == BEGUN:
+                    friends.update_feedback(own.id, status=DRAFTING)
+                return
             waiting = friends.feedback_waiting_for_run(user_id)
-            if waiting is not None:
-                friends.unlink_run(key)
-                friends.update_feedback(waiting.id, run_key=key)
+            if waiting is None:
+                return
+            if waiting.run_key is not None and tx.draft(waiting.run_key) is not None:
+                # Begun afresh instead of carried on: linked to nothing, the old draft
+                # could later be carried on as feedback on another share, so it goes.
+                tx.discard_run(waiting.run_key)
+            friends.update_feedback(waiting.id, run_key=key, status=DRAFTING)
         elif dialogue_id == REPLY_DIALOGUE:
             waiting = friends.reply_waiting_for_run(user_id)
             if waiting is not None:
@@ -237,6 +249,6 @@ class Sharing:
             return Said([Outgoing(wording.NOT_AVAILABLE)])
         if given.replied_at is not None:
             return Said([Outgoing(wording.REPLIED_ALREADY)])
-        friends.update_feedback(given.id, reply_key=REPLY_BEGUN)
+        friends.begin_reply(user_id, given.id)
         told_whom = wording.REPLY_BEGINS.format(name=name_of(tx, given.friend_id))
         return Said([Outgoing(told_whom)], start=REPLY_DIALOGUE)

@@ -32,6 +32,9 @@ from bot.store.models import (
 )
 
 TOKEN_BYTES = 12  # 16 characters of URL-safe base64: 96 random bits, never guessed
+DRAFTING = "drafting"
+BEGUN = "begun"  # feedback the friend has just asked to give: the next new run is its
+REPLY_BEGUN = ""  # reply_key while the author's answer is started but not yet linked
 
 
 def new_token() -> str:
@@ -603,7 +606,7 @@ class FriendBook:
                 token=new_token(),
                 share_id=share_id,
                 user_id=friend_id,
-                status="drafting",
+                status=DRAFTING,
                 created_at=now,
             )
             .returning(*feedback.c)
@@ -616,18 +619,41 @@ class FriendBook:
         ).first()
         return None if row is None else _feedback(row)
 
+    def begin_feedback(self, friend_id: int, feedback_id: int) -> None:
+        """Make this the one feedback the friend's next new feedback run is for; one
+        begun before and never started is begun no longer."""
+        self.connection.execute(
+            update(feedback)
+            .where(feedback.c.user_id == friend_id, feedback.c.status == BEGUN)
+            .values(status=DRAFTING)
+        )
+        self.connection.execute(
+            update(feedback).where(feedback.c.id == feedback_id).values(status=BEGUN)
+        )
+
     def feedback_waiting_for_run(self, friend_id: int) -> Feedback | None:
         """The friend's feedback just begun, whose run is about to start."""
         row = self.connection.execute(
-            select(feedback)
-            .where(
-                feedback.c.user_id == friend_id,
-                feedback.c.status == "drafting",
-                feedback.c.run_key.is_(None),
-            )
-            .order_by(feedback.c.id.desc())
+            select(feedback).where(feedback.c.user_id == friend_id, feedback.c.status == BEGUN)
         ).first()
         return None if row is None else _feedback(row)
+
+    def begin_reply(self, author_id: int, feedback_id: int) -> None:
+        """Make this the one feedback the author's next answer is for: an answer begun
+        on other feedback and never started would otherwise be chosen by its id."""
+        theirs = select(shares.c.id).where(shares.c.user_id == author_id)
+        self.connection.execute(
+            update(feedback)
+            .where(
+                feedback.c.share_id.in_(theirs),
+                feedback.c.reply_key == REPLY_BEGUN,
+                feedback.c.replied_at.is_(None),
+            )
+            .values(reply_key=None)
+        )
+        self.connection.execute(
+            update(feedback).where(feedback.c.id == feedback_id).values(reply_key=REPLY_BEGUN)
+        )
 
     def reply_waiting_for_run(self, author_id: int) -> Feedback | None:
         """Feedback the author has just begun to answer (reply_key empty, not yet linked)."""
@@ -636,7 +662,7 @@ class FriendBook:
             .join(shares, shares.c.id == feedback.c.share_id)
             .where(
                 shares.c.user_id == author_id,
-                feedback.c.reply_key == "",
+                feedback.c.reply_key == REPLY_BEGUN,
                 feedback.c.replied_at.is_(None),
             )
             .order_by(feedback.c.id.desc())
