@@ -39,7 +39,7 @@ from bot.config import (
 from bot.dialogues.loader import DialogueError, dialogue_files, load_dialogue
 from bot.messages import UserRef
 from bot.service import is_reflection_id
-from bot.store import KeyringError, StorageError
+from bot.store import KeyringError, StorageError, audit
 from bot.store.crypto import KEYS_ENV, generate_key
 from bot.store.db import DatabaseError
 from bot.store.invites import Invite, InviteBook
@@ -129,6 +129,11 @@ def parser() -> argparse.ArgumentParser:
     )
     load.add_argument("file", type=Path, help="the CSV file")
     load.add_argument("--org", metavar="NAME", help="organisation (default: the default one)")
+
+    audit_cmd = add(
+        "audit", help="who shared, took back, exported or erased what, and admin actions"
+    )
+    audit_cmd.add_argument("--format", choices=["text", "json"], default="text")
 
     nudges = add(
         "nudges", help="the weekly nudges, follow-ups and reminders: how many in each state"
@@ -243,6 +248,8 @@ def _dispatch(args: argparse.Namespace) -> int:
         return _nudge_status(config, args.format)
     if args.command == "people":
         return _import_people(config, args.file, args.org)
+    if args.command == "audit":
+        return _audit(config, args.format)
     app = build_app(config)
     try:
         if args.command == "run" and (config.settings.telegram or config.settings.slack):
@@ -264,6 +271,10 @@ def _dispatch(args: argparse.Namespace) -> int:
             return _export(app, args)
         if args.command == "keys":
             count = rotate_keys(app.store.engine, app.store.cipher)
+            with app.store.transaction() as tx:
+                audit.record(
+                    tx.connection, utcnow(), "keys_rotate", f"values:{count}", actor=audit.ADMIN
+                )
             print(f"Re-encrypted {count} stored values with the newest key.")
             return EXIT_OK
     finally:
@@ -548,7 +559,7 @@ def _export(app: App, args: argparse.Namespace) -> int:
     """The worker's data as JSON at --out and Markdown beside it (an admin answering a
     subject access request, or a worker at their own terminal)."""
     from bot.care import export
-    from bot.store import audit, subject_access
+    from bot.store import subject_access
 
     user = user_from(args.user)
     now = utcnow()
@@ -598,6 +609,39 @@ def _nudge_status(config: Config, fmt: str) -> int:
     return EXIT_OK
 
 
+def _audit(config: Config, fmt: str) -> int:
+    """The newest 200 lines of the audit log: when, who (worker, admin or system), what."""
+    engine = open_database(config)
+    try:
+        with engine.connect() as connection:
+            entries = audit.recent(connection)
+    finally:
+        engine.dispose()
+    if fmt == "json":
+        print(
+            json.dumps(
+                [
+                    {
+                        "at": e.at.isoformat(),
+                        "actor": e.actor,
+                        "action": e.action,
+                        "subject": e.subject,
+                    }
+                    for e in entries
+                ],
+                indent=2,
+            )
+        )
+        return EXIT_OK
+    if not entries:
+        print("The audit log is empty.")
+    for entry in entries:
+        print(
+            f"{entry.at:%Y-%m-%d %H:%M:%S}  {entry.actor:<6}  {entry.action:<14}  {entry.subject}"
+        )
+    return EXIT_OK
+
+
 def _import_people(config: Config, path: Path, organisation: str | None) -> int:
     from bot.peer.people import PeopleError, import_people, read_people
 
@@ -617,6 +661,13 @@ def _import_people(config: Config, path: Path, organisation: str | None) -> int:
             else:
                 organisation_id = tx.default_organisation(now)
             done = import_people(tx, rows, organisation_id, now, path)
+            audit.record(
+                tx.connection,
+                now,
+                "people_import",
+                f"organisation:{organisation_id}",
+                actor=audit.ADMIN,
+            )
     except PeopleError as error:
         print("\n".join(error.problems), file=sys.stderr)
         return EXIT_FIX_FIRST
@@ -640,6 +691,9 @@ def _invite(config: Config, args: argparse.Namespace) -> int:
                     expires_in_days=args.expires,
                     max_uses=args.uses,
                 )
+                audit.record(
+                    connection, now, "invite_create", f"invite:{invite_id}", actor=audit.ADMIN
+                )
                 whom = (args.org or config.settings.organisation_name).strip()
                 print(f"Invitation {invite_id} for {whom}. Its code (shown only now): {code}")
                 print(
@@ -648,6 +702,9 @@ def _invite(config: Config, args: argparse.Namespace) -> int:
                 return EXIT_OK
             if args.action == "revoke":
                 if book.revoke(args.id, now):
+                    audit.record(
+                        connection, now, "invite_revoke", f"invite:{args.id}", actor=audit.ADMIN
+                    )
                     print(f"Invitation {args.id} is withdrawn; nobody can join with it any more.")
                     return EXIT_OK
                 print(f"There is no open invitation {args.id}.", file=sys.stderr)

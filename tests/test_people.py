@@ -3,6 +3,7 @@ and then what the matcher does with them."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -56,6 +57,11 @@ def test_importing_people_sets_teams_and_managers_and_adds_who_is_new(tmp_path: 
     again = run_cli(tmp_path, "people", "import", str(people))
     assert b"0 people added and 3 updated" in again.stdout
     assert database_rows(tmp_path)["sam"] == ("East", "lee")
+    logged = run_cli(tmp_path, "audit", "--format", "json")
+    assert [(e["actor"], e["action"]) for e in json.loads(logged.stdout)] == [
+        ("admin", "people_import"),
+        ("admin", "people_import"),
+    ]
 
 
 def test_a_wrong_file_says_file_line_and_what_is_wrong_and_imports_nothing(
