@@ -394,3 +394,19 @@ def test_a_number_too_large_for_any_id_gets_the_one_refusal(
     reply = sam.worker.says(typed)
     assert not reply.failed
     assert sam.text(reply.messages) == wording.NOT_AVAILABLE
+
+
+# ---- trios -----------------------------------------------------------------------------
+
+
+def test_when_one_of_a_trio_ends_it_nobody_is_told_the_wrong_name(
+    team: dict[str, Colleague], deliveries: Nudges, clock: Clock
+) -> None:
+    sam, kim, jo = team["Sam"], team["Kim"], team["Jo"]
+    trio(team, deliveries, clock)
+    assert "Sam and Kim" in jo.text(jo.says("friend end"))
+    told = {"Sam": sam.text(sam.check_inbox()), "Kim": kim.text(kim.check_inbox())}
+    assert "Kim has ended" not in told["Sam"]
+    assert "Sam has ended" not in told["Kim"]
+    for name, text in told.items():
+        assert "has been ended" in text, name

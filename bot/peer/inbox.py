@@ -83,9 +83,12 @@ class Inbox:
         share = (Choice("friend share", wording.SHARE_A_REFLECTION),)
         if notice.what == told.ENDED:
             if pairing.ended_at is not None and pairing.ended_at < pairing.ends_at:
-                (other,) = pairing.others(user_id)[:1] or (None,)
-                name = name_of(tx, other) if other is not None else wording.A_COLLEAGUE
-                return (Outgoing(wording.ENDED_BY_OTHER.format(name=name)),)
+                other = pairing.others(user_id)
+                if len(other) == 1:
+                    return (Outgoing(wording.ENDED_BY_OTHER.format(name=name_of(tx, other[0]))),)
+                # Who ended a trio's pairing is not kept, and naming one of the two
+                # could name the wrong one.
+                return (Outgoing(wording.ENDED_EARLY.format(names=others)),)
             return (Outgoing(wording.ENDED_IN_TIME.format(names=others)),)
         if not pairing.active(now):
             return None

@@ -107,6 +107,10 @@ ENDED_BY_YOU = "Done: your pairing with {names} has ended. Thank you for taking 
 ENDED_BY_OTHER = (
     "{name} has ended your critical-friend pairing. Thank you for the time you gave to it."
 )
+ENDED_EARLY = (
+    "Your critical-friend pairing with {names} has been ended. Thank you for the time "
+    "you gave to it."
+)
 ENDED_IN_TIME = (
     "Your critical-friend pairing with {names} has come to an end. Thank you both. "
     "Type friend whenever you'd like another."
