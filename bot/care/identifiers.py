@@ -434,9 +434,32 @@ def _mapping(
 
 
 def _alternation(words: Sequence[str]) -> str:
-    # Longest first, so "mummy" is tried before "mum"; a space matches any run of spaces.
-    ordered = sorted(set(words), key=lambda word: (-len(word), word))
-    return "(?:" + "|".join(re.escape(word).replace(r"\ ", r"\s+") for word in ordered) + ")"
+    """One regular expression for a list of words, as a tree of shared beginnings.
+
+    "mum", "mummy" and "mother" become `(?:m(?:um(?:my)?|other))`: a plain alternation of
+    a hundred words is tried word by word at every position of the text, a tree one
+    letter at a time, which makes the family-word pattern several times faster. Longer
+    words are tried first ("mummy" before "mum"); a space matches any run of spaces.
+    """
+    tree: dict[str, Any] = {}
+    for word in words:
+        node = tree
+        for char in word:
+            node = node.setdefault(char, {})
+        node[""] = {}
+    return "(?:" + _branches(tree) + ")"
+
+
+def _branches(node: dict[str, Any]) -> str:
+    branches = [
+        (r"\s+" if char == " " else re.escape(char)) + _branches(child)
+        for char, child in sorted(node.items())
+        if char
+    ]
+    if not branches:
+        return ""
+    body = branches[0] if len(branches) == 1 else "(?:" + "|".join(branches) + ")"
+    return f"(?:{body})?" if "" in node else body
 
 
 def _at(where: Problem, message: str) -> Problem:
