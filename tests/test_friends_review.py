@@ -410,3 +410,49 @@ def test_when_one_of_a_trio_ends_it_nobody_is_told_the_wrong_name(
     assert "Sam has ended" not in told["Kim"]
     for name, text in told.items():
         assert "has been ended" in text, name
+
+
+# ---- wording: true, and always a way to stop --------------------------------------------
+
+
+def test_a_round_pairing_offers_a_way_to_end_it(
+    team: dict[str, Colleague], deliveries: Nudges, clock: Clock
+) -> None:
+    kim, jo = team["Kim"], team["Jo"]
+    for person in (kim, jo):
+        person.says("friend rounds on")
+    clock.now = MONDAY_MORNING
+    tick_as(deliveries, clock, "one")
+    told = kim.check_inbox()
+    assert "This round's critical-friend pairing" in kim.text(told)
+    ended = kim.says(kim.button(told, wording.END_PAIRING))
+    assert "has ended" in kim.text(ended)
+
+
+def test_someone_left_out_of_a_round_is_not_promised_a_place_and_can_stop(
+    team: dict[str, Colleague], deliveries: Nudges, clock: Clock
+) -> None:
+    kim = team["Kim"]
+    kim.says("friend rounds on")  # the only one in the rounds
+    clock.now = MONDAY_MORNING
+    tick_as(deliveries, clock, "one")
+    told = kim.check_inbox()
+    text = kim.text(told)
+    assert "couldn't find" in text
+    assert "first in line" not in text  # the matcher keeps no such order
+    stopped = kim.says(kim.button(told, wording.STOP_ROUNDS))
+    assert kim.text(stopped) == wording.ROUNDS_OFF
+
+
+def test_a_request_nobody_was_free_for_is_not_told_someone_said_no(
+    team: dict[str, Colleague], deliveries: Nudges, clock: Clock
+) -> None:
+    sam, kim = team["Sam"], team["Kim"]
+    for name in ("Lee", "Kim", "Jo"):
+        team[name].says("friend leave")
+    assert wording.NOBODY_FREE in sam.text(sam.says("friend"))
+    kim.says("friend join")
+    tick_as(deliveries, clock, "one")
+    news = sam.text(sam.check_inbox())
+    assert wording.SOMEONE_FREE_NOW in news
+    assert "can't be your critical friend" not in news

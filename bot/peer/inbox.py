@@ -32,13 +32,21 @@ class Inbox:
         if what == told.INVITED:
             return self._invited(tx, user_id, notice.subject, now)
         if what == told.LOOKING:
-            return self._if_open_request(tx, user_id, wording.LOOKING_AGAIN)
+            return self._if_open_request(tx, user_id, self._looking(tx, notice.subject))
         if what == told.WAITING:
             return self._if_open_request(tx, user_id, wording.WAITING_FOR_SOMEONE)
         if what in {told.PAIRED, told.ROUND, told.TALK, told.ENDED}:
             return self._about_pairing(tx, user_id, notice, now)
         if what == told.DEFERRED:
-            return (Outgoing(wording.ROUND_DEFERRED),)
+            return (
+                Outgoing(
+                    wording.ROUND_DEFERRED,
+                    shortcuts=(
+                        Choice("friend", wording.ASK_A_FRIEND),
+                        Choice("friend rounds off", wording.STOP_ROUNDS),
+                    ),
+                ),
+            )
         if what == told.SHARED:
             return self._shared(tx, user_id, notice.subject, now)
         if what == told.FEEDBACK:
@@ -65,6 +73,17 @@ class Inbox:
                 ),
             ),
         )
+
+    @staticmethod
+    def _looking(tx: Transaction, invitation_id: int) -> str:
+        """Someone else asked after a no; or, nobody being free when they asked, the
+        first colleague asked now: then nobody has said no."""
+        invitation = book(tx).invitation(invitation_id)
+        if invitation is not None and book(tx).invited(invitation.request_id) == {
+            invitation.user_id
+        }:
+            return wording.SOMEONE_FREE_NOW
+        return wording.LOOKING_AGAIN
 
     @staticmethod
     def _if_open_request(tx: Transaction, user_id: int, text: str) -> tuple[Outgoing, ...] | None:
@@ -99,8 +118,13 @@ class Inbox:
                 share = (Choice(f"friend share {request_reflection}", wording.SHARE_A_REFLECTION),)
             return (Outgoing(text, shortcuts=share),)
         if notice.what == told.ROUND:
+            # Paired without being asked this time: a way out comes with the news.
+            end = Choice(f"friend end {pairing.id}", wording.END_PAIRING)
             return (
-                Outgoing(wording.ROUND_PAIRED.format(names=others, weeks=weeks), shortcuts=share),
+                Outgoing(
+                    wording.ROUND_PAIRED.format(names=others, weeks=weeks),
+                    shortcuts=(*share, end),
+                ),
             )
         return (
             Outgoing(

@@ -47,6 +47,10 @@ LOOKING_AGAIN = (
     "The colleague I asked can't be your critical friend just now, so I've asked someone "
     "else. I'll tell you when someone says yes."
 )
+SOMEONE_FREE_NOW = (
+    "Someone in your organisation's pool is free now, so I've asked them to be your "
+    "critical friend. I'll tell you when someone says yes."
+)
 WAITING_FOR_SOMEONE = (
     "The colleague I asked can't be your critical friend just now, and nobody else in the "
     "pool is free yet. I'll ask as soon as someone is."
@@ -80,9 +84,11 @@ ROUND_PAIRED = (
     "what the other shares."
 )
 ROUND_DEFERRED = (
-    "I couldn't find a good critical-friend pairing for you this round, so you'll be "
-    "first in line next time."
+    "I couldn't find a good critical-friend pairing for you this round. You're still in "
+    "the rounds, so I'll try again next time. If you'd like a critical friend sooner, "
+    "you can ask for one now."
 )
+STOP_ROUNDS = "Stop the rounds"
 
 OFFER_FRIEND = (
     "If a colleague's view would help, a critical friend could read this reflection "
