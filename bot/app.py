@@ -18,6 +18,7 @@ from sqlalchemy import Engine
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
+from bot.care.retention import Retention
 from bot.config import Config
 from bot.dialogues import Catalog, load_catalog
 from bot.nudges.planner import NudgeDefaults, Nudges
@@ -117,13 +118,16 @@ def build_app(
         say(f"{problem} (this dialogue is left out until it is fixed)")
     store = Store(engine, cipher, organisation_name=config.settings.organisation_name)
     peer = peer_from(config, catalog)
-    deliveries = nudges_from(config, store, catalog, peer)
+    months = config.settings.retention.reflections_months
+    retention = Retention(months, catalog) if months is not None else None
+    deliveries = nudges_from(config, store, catalog, peer, retention)
     service = ConversationService(
         store,
         catalog,
         max_answer_chars=config.settings.max_answer_chars,
         nudges=deliveries if deliveries is not None and deliveries.weekly else None,
         peer=peer,
+        retention=retention,
     )
     return App(config=config, store=store, catalog=catalog, service=service, nudges=deliveries)
 
@@ -136,12 +140,17 @@ def peer_from(config: Config, catalog: Catalog) -> Peer | None:
 
 
 def nudges_from(
-    config: Config, store: Store, catalog: Catalog, peer: Peer | None = None
+    config: Config,
+    store: Store,
+    catalog: Catalog,
+    peer: Peer | None = None,
+    retention: Retention | None = None,
 ) -> Nudges | None:
     """What the delivery tick sends: the weekly nudges with the organisation's defaults,
-    unless config turns them off, and critical-friend notices. None if neither is on."""
+    unless config turns them off, critical-friend notices and retention notices. None if
+    none of them is on."""
     settings = config.settings.nudges
-    if not settings.enabled and peer is None:
+    if not settings.enabled and peer is None and retention is None:
         return None
     defaults = NudgeDefaults(
         weekdays=settings.weekday_numbers,
@@ -150,7 +159,7 @@ def nudges_from(
         working_days_only=settings.working_days_only,
         grace=timedelta(hours=settings.grace_hours),
     )
-    return Nudges(store, catalog, defaults, weekly=settings.enabled, peer=peer)
+    return Nudges(store, catalog, defaults, weekly=settings.enabled, peer=peer, retention=retention)
 
 
 def _safe_url(url: str) -> str:

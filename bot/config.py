@@ -229,6 +229,16 @@ class NudgeConfig(BaseModel):
         return frozenset(WEEKDAYS.index(day) for day in self.days)
 
 
+class RetentionConfig(BaseModel):
+    """The `retention:` section: how long finished reflections are kept."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    # Deleted this many months after they were finished, a week after the worker is told
+    # (with a button for a copy). Empty: kept until the worker deletes them.
+    reflections_months: int | None = Field(default=None, ge=1, le=240)
+
+
 class FriendRounds(BaseModel):
     """One organisation's periodic rounds, over the defaults in `friends:`."""
 
@@ -273,6 +283,7 @@ class Settings(BaseModel):
     web: WebSettings = WebSettings()
     nudges: NudgeConfig = NudgeConfig()
     friends: FriendConfig = FriendConfig()
+    retention: RetentionConfig = RetentionConfig()
 
     @field_validator("database_url")
     @classmethod

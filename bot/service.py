@@ -23,6 +23,7 @@ from typing import TypeVar
 from bot import journal
 from bot.care import export
 from bot.care import wording as care_wording
+from bot.care.retention import RETENTION, Retention
 from bot.dialogues import Catalog
 from bot.engine import (
     MAX_ANSWER_CHARS,
@@ -67,6 +68,7 @@ from bot.peer import wording as peer_wording
 from bot.peer.commands import Peer
 from bot.peer.sharing import shareable
 from bot.store import (
+    DeliveryBook,
     JournalEntry,
     KeyringError,
     ReflectionRecord,
@@ -138,10 +140,12 @@ class ConversationService:
         max_answer_chars: int = MAX_ANSWER_CHARS,
         nudges: Nudges | None = None,
         peer: Peer | None = None,
+        retention: Retention | None = None,
     ) -> None:
         self.store = store
         self.nudges = nudges
         self.peer = peer
+        self.retention = retention
         self.catalog = catalog
         self.clock = clock
         self.new_key = new_key
@@ -330,12 +334,23 @@ class ConversationService:
             reply = self._turn_for(tx, user_id, state, incoming, now)
             # What colleagues did meanwhile (an invitation, feedback): shown now, before
             # the reply, so the open question stays last.
-            waiting = self.peer.waiting(tx, user_id, now) if self.peer is not None else []
+            waiting = self._waiting(tx, user_id, now)
             if waiting:
                 reply = replace(reply, messages=[*waiting, *reply.messages])
             if tx.told_others:
                 reply = replace(reply, told_others=True)
             return reply
+
+    def _waiting(self, tx: Transaction, user_id: int, now: datetime) -> list[Outgoing]:
+        """Notices due for this worker (from colleagues, about retention), shown in the
+        conversation they are having now, and so never pushed as well."""
+        if (self.peer is None and self.retention is None) or not tx.notice_due(user_id, now):
+            return []  # nearly every turn: one indexed query, no more
+        said = self.peer.waiting(tx, user_id, now) if self.peer is not None else []
+        if self.retention is not None:
+            for delivery in DeliveryBook(tx.connection).take_due(user_id, RETENTION, now):
+                said.extend(self.retention.render(tx, delivery) or ())
+        return said
 
     def _turn_for(
         self,

@@ -17,7 +17,7 @@ from bot.store.models import audit_log, metadata, users
 from bot.store.repository import Store
 from tests.chat_process import run_cli
 from tests.conftest import Clock
-from tests.friends import Colleague, colleague
+from tests.friends import Colleague, colleague, commands_in
 from tests.worker import finish_a_reflection
 
 SECRET = "Quillfeather-Marmalade-7731"  # a phrase nobody else writes
@@ -167,3 +167,54 @@ def test_the_export_command_writes_json_and_markdown_readable_only_by_the_owner(
     nobody = run_cli(tmp_path, "export", "--user", "nobody", "--out", str(tmp_path / "x.json"))
     assert nobody.returncode == 1
     assert b"Nobody called nobody" in nobody.stderr
+
+
+def test_reflections_past_retention_are_announced_a_week_before_they_are_deleted(
+    store: Store, catalog: Any, clock: Clock
+) -> None:
+    import asyncio
+    from datetime import time as clock_time
+
+    from bot.care.retention import Retention
+    from bot.messages import UserRef
+    from bot.nudges.dispatcher import Dispatcher
+    from bot.nudges.planner import NudgeDefaults, Nudges
+    from tests.nudging import Courier
+
+    retention = Retention(1, catalog)
+    defaults = NudgeDefaults(weekdays=frozenset({4}), at=clock_time(14, 0))
+    ticking = Nudges(store, catalog, defaults, weekly=False, retention=retention)
+    service = ConversationService(store, catalog, clock=clock, retention=retention)
+    courier = Courier()
+    dispatcher = Dispatcher(ticking, {"telegram": courier}, clock, claimant="test")
+    try:
+        finish_a_reflection(service, UserRef("terminal", "alex", "Alex"), f"I noticed {SECRET}.")
+        finish_a_reflection(service, UserRef("telegram", "9", "Tam"), f"I noticed {SECRET}.")
+        alex = colleague(service, "Alex")
+        clock.advance(days=22)
+        asyncio.run(dispatcher.tick())
+        assert courier.pushed == []  # not yet: a month less a week is 23 days
+        clock.advance(days=1, minutes=1)
+        asyncio.run(dispatcher.tick())
+        ((tam, said),) = courier.pushed
+        assert tam.external_id == "9"
+        assert "will be deleted in a week" in said[0]
+        notice = alex.says("help")
+        assert "will be deleted in a week" in alex.text(notice)
+        assert "export" in list(commands_in(notice))
+        clock.advance(days=6)
+        asyncio.run(dispatcher.tick())
+        assert "journal is empty" not in alex.text(alex.says("journal")).lower()
+        clock.advance(days=1, minutes=1)
+        asyncio.run(dispatcher.tick())
+        assert "journal is empty" in alex.text(alex.says("journal")).lower()
+        with store.engine.connect() as connection:
+            deleted = [
+                r.subject
+                for r in connection.execute(select(audit_log))
+                if r.action == "retention_delete"
+            ]
+        assert len(deleted) == 2
+    finally:
+        dispatcher.close()
+        service.close()

@@ -29,6 +29,7 @@ from datetime import datetime, time, timedelta
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
+from bot.care.retention import RETENTION
 from bot.dialogues import Catalog
 from bot.messages import Choice, Outgoing, Pushed, UserRef
 from bot.nudges import wording
@@ -56,6 +57,7 @@ from bot.store.deliveries import (
 log = logging.getLogger(__name__)
 
 if TYPE_CHECKING:
+    from bot.care.retention import Retention
     from bot.peer.commands import Peer
 
 WEEKLY = "weekly"
@@ -118,13 +120,16 @@ class Nudges:
         *,
         weekly: bool = True,
         peer: Peer | None = None,
+        retention: Retention | None = None,
     ) -> None:
-        """`weekly` false: nudges are off, and only critical-friend notices (`peer`) go out."""
+        """`weekly` false: nudges are off, and only notices go out (critical friends from
+        `peer`, deletions announced by `retention`)."""
         self.store = store
         self.catalog = catalog
         self.defaults = defaults
         self.weekly = weekly
         self.peer = peer
+        self.retention = retention
 
     # ---- schedules -------------------------------------------------------------
 
@@ -174,6 +179,9 @@ class Nudges:
         if self.peer is not None:
             with self.store.transaction() as tx:
                 self.peer.chores(tx, now)
+        if self.retention is not None:
+            with self.store.transaction() as tx:
+                self.retention.chores(tx, now)
         return planned
 
     def _plan_nudges(self, now: datetime) -> int:
@@ -237,7 +245,7 @@ class Nudges:
             known = self._known(tx, {delivery.user_id for delivery in batch})
             following: list[Delivery] = []
             for delivery in batch:
-                if delivery.kind == PEER:
+                if delivery.kind in {PEER, RETENTION}:
                     self._claim_notice(tx, book, known, delivery, claimant, now, claimed)
                     continue
                 reason = self._reason_to_skip(tx, known, delivery, now)
@@ -265,9 +273,13 @@ class Nudges:
         now: datetime,
         claimed: Claimed,
     ) -> None:
-        """A critical-friend notice: skipped if it no longer applies, kept for the
-        conversation if the worker has no chat app to be sent to, else sent."""
-        messages = self.peer.render(tx, delivery, now) if self.peer is not None else None
+        """A notice (critical friends, retention): skipped if it no longer applies, kept
+        for the conversation if the worker has no chat app to be sent to, else sent."""
+        messages: tuple[Outgoing, ...] | None = None
+        if delivery.kind == PEER and self.peer is not None:
+            messages = self.peer.render(tx, delivery, now)
+        elif delivery.kind == RETENTION and self.retention is not None:
+            messages = self.retention.render(tx, delivery)
         target = known.reachable.get(delivery.user_id)
         if not messages:
             book.skipped(delivery.id, "no longer applies", claimant=claimant)

@@ -39,7 +39,7 @@ from sqlalchemy import (
 
 from bot.store.models import UTCDateTime, deliveries, identities, nudge_settings, users
 
-KINDS = ("weekly", "follow_up", "draft_reminder", "snoozed", "peer")
+KINDS = ("weekly", "follow_up", "draft_reminder", "snoozed", "peer", "retention")
 STATUSES = ("pending", "claimed", "sent", "failed", "skipped", "cancelled")
 OPEN_STATUSES = ("pending", "claimed")
 OUTCOME_LENGTH = 200  # the column's width; a longer reason is cut, not refused

@@ -48,12 +48,13 @@ SELECT c.id, CAST(:step_id AS VARCHAR(100)),
 FROM conversations AS c WHERE c.key = :key
 """
 
-# Is anything from a colleague due for this worker (a critical-friend notice)? Almost
-# always not: answered from the (user_id, kind, period) unique index, and only when it
-# says yes does the service take the notices (through SQLAlchemy).
+# Is a notice due for this worker (from a colleague, or about retention)? Almost always
+# not: answered from the (user_id, kind, period) unique index, and only when it says yes
+# does the service take the notices (through SQLAlchemy).
 _NOTICE_DUE = """
 SELECT 1 FROM deliveries
-WHERE user_id = :user_id AND kind = 'peer' AND status = 'pending' AND due_at <= :now
+WHERE user_id = :user_id AND kind IN ('peer', 'retention') AND status = 'pending'
+  AND due_at <= :now
 LIMIT 1
 """
 

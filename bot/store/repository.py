@@ -259,7 +259,7 @@ class Transaction:
         )
 
     def notice_due(self, user_id: int, now: datetime) -> bool:
-        """Whether a critical-friend notice is due for the worker (one cheap query)."""
+        """Whether a notice (critical friends, retention) is due for the worker: one cheap query."""
         return self._hot.notice_due(self.connection, user_id, now)
 
     def set_display_name(self, user_id: int, name: str) -> None:
