@@ -12,19 +12,22 @@ import dataclasses
 import logging
 from collections.abc import Iterator
 from datetime import UTC, datetime, time
+from pathlib import Path
 
 import pytest
 from sqlalchemy import Table, func, select
 
 from bot.config import FriendConfig
 from bot.dialogues import Catalog
-from bot.messages import Outgoing
+from bot.messages import Outgoing, UserRef
 from bot.nudges.dispatcher import Dispatcher
 from bot.nudges.planner import NudgeDefaults, Nudges
 from bot.peer import wording
 from bot.peer.commands import Peer
+from bot.peer.people import PeopleError, import_people, read_people
 from bot.service import ConversationService
 from bot.store.friends import FriendBook, Invitation
+from bot.store.invites import InviteBook
 from bot.store.models import friend_invitations, friend_requests, pairing_members, pairings
 from bot.store.repository import Store
 from tests.conftest import Clock
@@ -456,3 +459,23 @@ def test_a_request_nobody_was_free_for_is_not_told_someone_said_no(
     news = sam.text(sam.check_inbox())
     assert wording.SOMEONE_FREE_NOW in news
     assert "can't be your critical friend" not in news
+
+
+# ---- people import -------------------------------------------------------------------
+
+
+def test_a_manager_from_another_organisation_is_refused_with_its_line(
+    store: Store, tmp_path: Path
+) -> None:
+    now = datetime(2026, 11, 23, tzinfo=UTC)
+    with store.transaction() as tx:
+        elsewhere = InviteBook(tx.connection).organisation("Elsewhere", "x", now)
+        tx.join(UserRef("terminal", "boss", "Boss"), elsewhere, now)
+    people = tmp_path / "people.csv"
+    people.write_text("person,name,team,manager\nterminal:sam,Sam,North,terminal:boss\n")
+    rows = read_people(people)
+    with pytest.raises(PeopleError) as raised, store.transaction() as tx:
+        import_people(tx, rows, tx.default_organisation(now), now, people)
+    assert raised.value.problems == [f"{people}:2: the manager belongs to another organisation"]
+    with store.transaction() as tx:
+        assert tx.find_user(UserRef("terminal", "sam")) is None  # nothing imported

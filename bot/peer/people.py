@@ -128,6 +128,10 @@ def import_people(
             if manager_id is None:
                 problems.append(f"{path}:{row.line}: the manager is not in the file or known")
                 continue
+            if friends.organisation_of(manager_id) != organisation_id:
+                # Known from another organisation: a typing slip, never a line manager.
+                problems.append(f"{path}:{row.line}: the manager belongs to another organisation")
+                continue
         person_id = ids[UserRef(row.person.channel, row.person.external_id)]
         if friends.organisation_of(person_id) != organisation_id:
             problems.append(f"{path}:{row.line}: this person belongs to another organisation")
