@@ -26,7 +26,7 @@ from bot.peer import wording
 from bot.peer.commands import Peer
 from bot.peer.people import PeopleError, import_people, read_people
 from bot.service import ConversationService
-from bot.store.friends import FriendBook, Invitation
+from bot.store.friends import FriendBook, Invitation, Request
 from bot.store.invites import InviteBook
 from bot.store.models import friend_invitations, friend_requests, pairing_members, pairings
 from bot.store.repository import Store
@@ -213,6 +213,30 @@ def test_an_accept_that_loses_the_race_with_expiry_pairs_nobody(
     assert count(store, pairings) == 0
     clock.advance(hours=2)
     assert "Sam's critical friend" in " ".join(accept_all(jo))
+    assert count(store, pairings) == 1
+
+
+def test_stopping_the_search_as_a_colleague_says_yes_shows_the_pairing_not_a_stop(
+    team: dict[str, Colleague], store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sam, kim = team["Sam"], team["Kim"]
+    sam.says("friend")
+    stop = sam.button(sam.says("friend"), wording.STOP_LOOKING)
+    kim.says(kim.button(kim.check_inbox(), wording.ACCEPT))
+    # Sam's "Stop looking" was read by another process just before Kim's yes was
+    # written: it saw the request still open.
+
+    def as_it_was(self: FriendBook, user_id: int) -> Request | None:
+        found = self.connection.execute(
+            select(friend_requests).where(friend_requests.c.user_id == user_id)
+        ).first()
+        return None if found is None else Request(found.id, user_id, None, "open")
+
+    monkeypatch.setattr(FriendBook, "open_request", as_it_was)
+    said = sam.text(sam.says(stop))
+    monkeypatch.undo()
+    assert wording.STOPPED_LOOKING not in said
+    assert "Kim, until" in said
     assert count(store, pairings) == 1
 
 

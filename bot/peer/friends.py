@@ -178,7 +178,10 @@ class Friends:
         request = friends.open_request(user_id)
         if request is None:
             return [Outgoing(wording.NOTHING_TO_STOP)]
-        friends.set_request_status(request.id, "cancelled", now)
+        if not friends.set_request_status(request.id, "cancelled", now):
+            # A colleague said yes (in another process) between reading it and now:
+            # they are paired, and "stopped looking" would not be true.
+            return self.overview(tx, user_id, now) or [Outgoing(wording.NOTHING_TO_STOP)]
         invitation = friends.open_invitation(request.id)
         if invitation is not None:
             friends.answer_invitation(invitation.id, "withdrawn", now)
