@@ -132,7 +132,7 @@ def test_forget_asks_first_then_deletes_every_row_about_the_worker(
     assert sam.text(done) == wording.FORGOTTEN
     assert referring_rows(store, sam_id, "sam") == {}
     # Kim's button now opens nothing, and she hears the pairing has ended.
-    assert "has ended your critical-friend pairing" in kim.text(kim.check_inbox())
+    assert "has been ended" in kim.text(kim.check_inbox())
     assert kim.text(kim.says(open_it)) == peer_wording.NOT_AVAILABLE
     # Lee managed Sam: kept, with nothing pointing at Sam.
     with store.engine.connect() as connection:

@@ -334,7 +334,7 @@ def test_the_nudges_command_counts_by_kind_and_state(tmp_path: Path) -> None:
     result = run_cli(tmp_path, "nudges", "--format", "json")
     assert result.returncode == 0, result.stderr
     counts = json.loads(result.stdout)
-    assert set(counts) == {"weekly", "follow_up", "draft_reminder", "snoozed", "peer"}
+    assert set(counts) == {"weekly", "follow_up", "draft_reminder", "snoozed", "peer", "retention"}
     assert counts["weekly"] == dict.fromkeys(
         ("pending", "claimed", "sent", "failed", "skipped", "cancelled"), 0
     )
