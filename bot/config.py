@@ -229,6 +229,24 @@ class NudgeConfig(BaseModel):
         return frozenset(WEEKDAYS.index(day) for day in self.days)
 
 
+class CareConfig(BaseModel):
+    """The `care:` section: the identifier guard, distress and safeguarding cues, and
+    the words and contacts a worker is shown. Relative paths are read from the config
+    file's folder."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    identifier_guard: bool = True
+    identifier_patterns: Path | None = None  # an organisation's own patterns, added
+    distress_cues: bool = True
+    cues_file: Path | None = None  # a whole replacement for the cues shipped
+    # Shown to a worker who may not be coping (their supervisor, the employee assistance
+    # programme, crisis lines). Empty: UK defaults such as Samaritans 116 123.
+    support: str | None = Field(default=None, min_length=1, max_length=2000)
+    # A calm reminder of the organisation's safeguarding procedure, with its contacts.
+    safeguarding: str | None = Field(default=None, min_length=1, max_length=2000)
+
+
 class RetentionConfig(BaseModel):
     """The `retention:` section: how long finished reflections are kept."""
 
@@ -284,6 +302,7 @@ class Settings(BaseModel):
     nudges: NudgeConfig = NudgeConfig()
     friends: FriendConfig = FriendConfig()
     retention: RetentionConfig = RetentionConfig()
+    care: CareConfig = CareConfig()
 
     @field_validator("database_url")
     @classmethod
@@ -353,7 +372,24 @@ def load_config(
     dialogues = settings.dialogues_dir or default_dialogues()
     if path is not None and not dialogues.is_absolute():
         dialogues = path.parent / dialogues
+    if path is not None:
+        settings = _care_files_from(settings, path.parent)
     return Config(settings=settings, database_url=url, dialogues_dir=dialogues, web_port=port)
+
+
+def _care_files_from(settings: Settings, folder: Path) -> Settings:
+    care = settings.care
+    found = {
+        name: folder / value
+        for name, value in (
+            ("identifier_patterns", care.identifier_patterns),
+            ("cues_file", care.cues_file),
+        )
+        if value is not None and not value.is_absolute()
+    }
+    if not found:
+        return settings
+    return settings.model_copy(update={"care": care.model_copy(update=found)})
 
 
 def _web_port(settings: Settings, env: Mapping[str, str], path: Path | None) -> int:
