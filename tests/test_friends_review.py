@@ -28,7 +28,13 @@ from bot.peer.people import PeopleError, import_people, read_people
 from bot.service import ConversationService
 from bot.store.friends import FriendBook, Invitation, Request
 from bot.store.invites import InviteBook
-from bot.store.models import friend_invitations, friend_requests, pairing_members, pairings
+from bot.store.models import (
+    friend_invitations,
+    friend_requests,
+    friend_rounds,
+    pairing_members,
+    pairings,
+)
 from bot.store.repository import Store
 from tests.conftest import Clock
 from tests.friends import Colleague, colleague, place
@@ -437,6 +443,28 @@ def test_when_one_of_a_trio_ends_it_nobody_is_told_the_wrong_name(
     assert "Sam has ended" not in told["Kim"]
     for name, text in told.items():
         assert "has been ended" in text, name
+
+
+# ---- rounds --------------------------------------------------------------------------
+
+
+def test_rounds_every_two_weeks_are_held_every_two_weeks(
+    team: dict[str, Colleague], deliveries: Nudges, clock: Clock, store: Store
+) -> None:
+    for name in ("Lee", "Kim", "Jo"):
+        team[name].says("friend rounds on")
+    clock.now = MONDAY_MORNING
+    dispatcher = Dispatcher(deliveries, {}, clock, claimant="one")
+    try:
+        for _ in range(36):  # every morning for five weeks
+            asyncio.run(dispatcher.tick())
+            clock.advance(days=1)
+    finally:
+        dispatcher.close()
+    with store.engine.connect() as connection:
+        held = connection.scalars(select(friend_rounds.c.held_at).order_by(friend_rounds.c.id))
+        days = [f"{moment:%a %d %b}" for moment in held]
+    assert days == ["Mon 30 Nov", "Mon 14 Dec", "Mon 28 Dec"]
 
 
 # ---- wording: true, and always a way to stop --------------------------------------------

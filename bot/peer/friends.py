@@ -65,6 +65,11 @@ def as_id(text: str) -> int | None:
     return number if 0 < number <= LARGEST_ID else None
 
 
+def week_of(local: datetime) -> date:
+    """The Monday of the week a local time falls in."""
+    return local.date() - timedelta(days=local.weekday())
+
+
 def until(moment: datetime) -> str:
     return f"{moment:%-d %B}"
 
@@ -414,8 +419,12 @@ class Friends:
             return  # a working morning; a Monday missed while the bot was down comes on Tuesday
         friends = book(tx)
         last = friends.last_round(organisation_id)
-        if last is not None and now - last < timedelta(weeks=every_weeks) - timedelta(days=4):
-            return
+        if last is not None:
+            # Counted in calendar weeks, not days: with a few days' slack, rounds every
+            # two weeks came every ten days (a Monday, then a Thursday, then a Monday...).
+            weeks = (week_of(local) - week_of(last.astimezone(self.zone))).days // 7
+            if weeks < every_weeks:
+                return
         year, week, _ = local.isocalendar()
         round_id = friends.hold_round(organisation_id, f"{year}-W{week:02d}", now)
         if round_id is None:
