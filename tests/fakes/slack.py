@@ -26,6 +26,12 @@ Events API events; `redeliver` sends a duplicate on demand. Answers to `response
 in `fake.responses`. Faults: `fail_next` (429 with Retry-After, 5xx, or any Slack error)
 and `slow_next` (a late answer).
 
+Files travel as slack-sdk's files_upload_v2 sends them (see slack_files):
+files.getUploadURLExternal hands out an upload URL on this server, the bytes POSTed there
+are recorded in `fake.uploads` (`fail_next_upload` refuses the next ones), and
+files.completeUploadExternal shares the file as a message of the bot's with `files`, so it
+shows in `messages_in`; `files_in` reads back names, bytes and comments.
+
 Where the fake differs from Slack on purpose:
 - a parameter the method does not have is refused with `invalid_arguments` and a
   `response_metadata.messages` line naming it (Slack ignores it), and a missing required
@@ -65,6 +71,7 @@ import aiohttp
 from aiohttp import web
 
 from tests.fakes.slack_blocks import MESSAGE_BLOCKS, VIEW_BLOCKS, problems
+from tests.fakes.slack_files import FileError, FileStore, SharedFile, Upload, file_object
 from tests.fakes.slack_spec import load_methods
 
 Json = dict[str, Any]
@@ -74,7 +81,7 @@ DEFAULT_APP_TOKEN = "xapp-1-A0FAKEAPP1-3000000003-fakeapptokenfortests0123456789
 VERIFICATION_TOKEN = "fakeVerificationToken0123"  # the deprecated "token" field of payloads
 MAX_TEXT = 40_000
 MAX_RETRIES = 3
-JSON_PARAMS = ("blocks", "attachments", "view", "metadata")
+JSON_PARAMS = ("blocks", "attachments", "view", "metadata", "files")
 # slack-sdk sends a client's `team_id` with every call (bolt builds its per-request client
 # with the team_id of the event), and Slack accepts it on every method for org-wide apps.
 EVERY_METHOD_PARAMS = {"team_id"}
@@ -235,7 +242,10 @@ class FakeSlack:
         self.messages: dict[str, dict[str, Json]] = {}  # channel -> ts -> message
         self.ephemerals: list[Json] = []
         self.home_views: dict[str, Json] = {}
+        self.files = FileStore()
+        self.uploads: list[Upload] = []
         self._faults: dict[str, list[_Fault]] = {}
+        self._upload_faults: list[_Fault] = []
         self._delays: dict[str, list[float]] = {}
         self._last_ts = 0
         self._ids = itertools.count(1)
@@ -269,6 +279,7 @@ class FakeSlack:
         app.router.add_route("*", "/api/{method}", self._handle)
         app.router.add_get("/socket", self._socket)
         app.router.add_post("/respond/{key}", self._respond)
+        app.router.add_post("/upload/v1/{key}", self._upload)
         app.router.add_route("*", "/{tail:.*}", self._not_found)
         # handler_cancellation: a client that hangs up on a slow answer must not leave a
         # handler behind that later answers into the void; the call is recorded as 499.
@@ -394,6 +405,8 @@ class FakeSlack:
             "users.info": self._users_info,
             "views.publish": self._views_publish,
             "reactions.add": self._reactions_add,
+            "files.getUploadURLExternal": self._files_get_upload_url_external,
+            "files.completeUploadExternal": self._files_complete_upload_external,
         }
 
     def _auth_test(self, _params: Json) -> Json:
@@ -557,6 +570,102 @@ class FakeSlack:
                 return {}
         reactions.append({"name": params["name"], "users": [self.bot_user_id], "count": 1})
         return {}
+
+    # --- files --------------------------------------------------------------------------
+
+    def _files_get_upload_url_external(self, params: Json) -> Json:
+        try:
+            stored = self.files.reserve(params["filename"], params["length"])
+        except FileError as error:
+            raise SlackError(error.error, messages=error.messages) from None
+        return {"upload_url": f"{self.url}/upload/v1/{stored.upload_key}", "file_id": stored.id}
+
+    def _files_complete_upload_external(self, params: Json) -> Json:
+        """Complete the files and share them: in `channel_id`, or in each of `channels`
+        (channel or user IDs), as one message of the bot's with the initial comment."""
+        targets = []
+        if params.get("channel_id"):
+            targets.append(self._channel_to_write(params["channel_id"], allow_user=False))
+        named = [name.strip() for name in str(params.get("channels") or "").split(",")]
+        targets += [self._channel_to_write(name) for name in named if name]
+        content: Json = {"text": str(params.get("initial_comment") or "")}
+        if len(content["text"]) > MAX_TEXT:
+            raise SlackError("msg_too_long")
+        if not content["text"] and params.get("blocks"):
+            # Slack ignores blocks when there is an initial comment.
+            issues = problems(params["blocks"], limit=MESSAGE_BLOCKS)
+            if issues:
+                raise SlackError("invalid_blocks", messages=issues)
+            content["blocks"] = _with_ids(params["blocks"])
+        try:
+            completed = self.files.complete(params["files"])
+        except FileError as error:
+            raise SlackError(error.error, messages=error.messages) from None
+        shown = [
+            file_object(
+                stored, team_id=self.team_id, team_domain=self.team_domain, user_id=self.bot_user_id
+            )
+            for stored in completed
+        ]
+        for channel in targets:
+            message = self._bot_message({**content, "files": shown, "upload": True})
+            if params.get("thread_ts"):
+                message["thread_ts"] = params["thread_ts"]
+            self.messages.setdefault(channel.id, {})[message["ts"]] = message
+        return {"files": [{"id": f["id"], "title": f["title"]} for f in shown]}
+
+    async def _upload(self, request: web.Request) -> web.Response:
+        """An upload URL from files.getUploadURLExternal: the raw bytes, or a multipart
+        form with a `file` part. Slack answers 200 "OK - <size>" as text."""
+        content = b""
+        if request.content_type == "multipart/form-data":
+            form = await request.post()
+            part = form.get("file")
+            if isinstance(part, web.FileField):
+                content = part.file.read()
+        else:
+            content = await request.read()
+        fault = self._upload_faults[0] if self._upload_faults else None
+        if fault is not None:
+            fault.times -= 1
+            if fault.times <= 0:
+                self._upload_faults.pop(0)
+            stored = self.files.find(request.match_info["key"])
+            status, body, headers = fault.error.status, fault.error.error, fault.error.headers
+        else:
+            stored, status, body = self.files.receive(request.match_info["key"], content)
+            headers = {}
+        self.uploads.append(
+            Upload(stored.id if stored else None, content, status, time.monotonic())
+        )
+        self._notify()
+        return web.Response(status=status, text=body, headers=headers)
+
+    def fail_next_upload(self, status: int = 500, *, times: int = 1, retry_after: int = 1) -> None:
+        """The next `times` POSTs to an upload URL fail without effect (a 429 with
+        Retry-After, or any other status)."""
+        headers = {"Retry-After": str(retry_after)} if status == 429 else {}
+        fault = SlackError(_snake(status), status=status, headers=headers)
+        self._upload_faults.append(_Fault(fault, times))
+
+    def files_in(self, channel: str) -> list[SharedFile]:
+        """The files the bot shared in a channel (or a person's DM, by user ID), oldest
+        first, with their bytes and the comment they came with."""
+        shared = []
+        for message in self.messages_in(channel):
+            for shown in message.get("files", []):
+                stored = self.files.by_id[shown["id"]]
+                shared.append(
+                    SharedFile(
+                        stored.filename,
+                        stored.content or b"",
+                        message.get("text", ""),
+                        stored.title,
+                        stored.id,
+                        message["ts"],
+                    )
+                )
+        return shared
 
     # --- state --------------------------------------------------------------------------
 

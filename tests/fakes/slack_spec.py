@@ -55,6 +55,32 @@ ADDITIONS: dict[str, tuple[str, list[tuple[str, bool]]]] = {
     "chat.postEphemeral": ("post", [("markdown_text", False)]),
     # chat.update gained `metadata`, `file_ids` and `reply_broadcast` after 2021.
     "chat.update": ("post", [("metadata", False), ("file_ids", False), ("reply_broadcast", False)]),
+    # Uploads since files.upload was retired (2024-25): slack-sdk's files_upload_v2 asks for
+    # an upload URL, POSTs the bytes there, then completes the upload. Documented at
+    # https://docs.slack.dev/reference/methods/files.getUploadURLExternal and
+    # https://docs.slack.dev/reference/methods/files.completeUploadExternal
+    "files.getUploadURLExternal": (
+        "post",
+        [
+            ("token", True),
+            ("filename", True),
+            ("length", True),
+            ("alt_txt", False),
+            ("snippet_type", False),
+        ],
+    ),
+    "files.completeUploadExternal": (
+        "post",
+        [
+            ("token", True),
+            ("files", True),
+            ("channel_id", False),
+            ("channels", False),
+            ("initial_comment", False),
+            ("thread_ts", False),
+            ("blocks", False),
+        ],
+    ),
 }
 
 

@@ -11,9 +11,10 @@ Every request is checked against the official method list (telegram_spec) and re
 their updates wait for getUpdates, or are POSTed to the webhook once one is set (one at a
 time, in order; a non-2xx answer is retried after `webhook_retry_delay`). Faults are
 injected with `fail_next` (429 with retry_after, 5xx) and `slow_next` (a late answer), and a
-duplicate delivery with `deliver_twice`. With `max_messages_per_second`, sendMessage calls
-beyond that many in any sliding one-second window answer 429 with retry_after, without
-effect, as Telegram answers a bot that floods it (recorded in `calls` like any other).
+duplicate delivery with `deliver_twice`. With `max_messages_per_second`, sendMessage and
+sendDocument calls beyond that many in any sliding one-second window answer 429 with
+retry_after, without effect, as Telegram answers a bot that floods it (recorded in `calls`
+like any other). Documents the bot sent are read back, bytes and all, with `sent_documents`.
 
 Where the fake differs from Telegram on purpose:
 - it refuses unknown parameters and unknown inline keyboard button fields (Telegram ignores
@@ -56,7 +57,7 @@ POLL_CONFLICT = (
 )
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 # The methods an overall limit (max_messages_per_second) counts and refuses.
-RATE_LIMITED_METHODS = frozenset({"sendMessage"})
+RATE_LIMITED_METHODS = frozenset({"sendMessage", "sendDocument"})
 Json = dict[str, Any]
 
 
@@ -68,6 +69,16 @@ class Call(NamedTuple):
     params: Json
     at: float
     status: int
+
+
+class SentDocument(NamedTuple):
+    """A document the bot sent, as the person can download it."""
+
+    filename: str
+    content: bytes
+    media_type: str
+    caption: str | None
+    message: Json
 
 
 class Delivery(NamedTuple):
@@ -529,6 +540,25 @@ class FakeTelegram:
             for (chat, _), message in sorted(self.state.messages.items())
             if chat == chat_id and message["from"]["id"] == self.state.bot["id"]
         ]
+
+    def sent_documents(self, chat_id: int) -> list[SentDocument]:
+        """The documents the bot sent in a chat, oldest first, with the uploaded bytes."""
+        documents = []
+        for message in self.sent_messages(chat_id):
+            document = message.get("document")
+            if document is None:
+                continue
+            upload = self.state.files[document["file_id"]]
+            documents.append(
+                SentDocument(
+                    upload.filename,
+                    upload.content,
+                    upload.content_type,
+                    message.get("caption"),
+                    message,
+                )
+            )
+        return documents
 
     def unanswered_callback_queries(self) -> list[str]:
         """Presses the bot never answered: the person still sees a spinner on the button."""

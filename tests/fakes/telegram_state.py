@@ -16,11 +16,13 @@ from collections.abc import Callable
 from typing import Any
 
 from tests.fakes.telegram_formatting import PARSERS, EntityError
-from tests.fakes.telegram_params import BotApiError, bad_request, check_reply_markup
+from tests.fakes.telegram_params import BotApiError, UploadedFile, bad_request, check_reply_markup
 
 Json = dict[str, Any]
 
 MAX_TEXT = 4096  # characters (code points) after entity parsing
+MAX_CAPTION = 1024
+MAX_UPLOAD_BYTES = 50 * 1024 * 1024  # what a bot may upload through the Bot API
 UPDATE_KINDS = (
     "message",
     "edited_message",
@@ -111,9 +113,12 @@ class TelegramState:
         self.commands: dict[tuple[str, str], list[Json]] = {}
         self.callback_queries: dict[str, Json | None] = {}
         self._query_ids = itertools.count(4_382_000_000_000_000_001)
+        self.files: dict[str, UploadedFile] = {}  # file_id -> what was uploaded
+        self._file_numbers = itertools.count(1)
         self.methods: dict[str, Callable[[Json], Any]] = {
             "getMe": lambda _params: copy.deepcopy(self.bot),
             "sendMessage": self.send_message,
+            "sendDocument": self.send_document,
             "editMessageText": self.edit_message_text,
             "editMessageReplyMarkup": self.edit_message_reply_markup,
             "answerCallbackQuery": self.answer_callback_query,
@@ -258,12 +263,72 @@ class TelegramState:
         self.messages[(chat["id"], message["message_id"])] = message
         return copy.deepcopy(message)
 
-    def _formatted(self, params: Json) -> tuple[str, list[Json]]:
-        text = params.get("text")
+    def send_document(self, params: Json) -> Json:
+        """A document: an uploaded file, an attach:// name for one, or the file_id of one
+        sent before. The fake fetches no URLs, so any other string is refused."""
+        chat = self.resolve_chat(params["chat_id"])
+        upload, file_id = self._document(params)
+        message: Json = {
+            "message_id": self.next_message_id(chat["id"]),
+            "from": copy.deepcopy(self.bot),
+            "chat": copy.deepcopy(chat),
+            "date": now(),
+            "document": {
+                "file_name": upload.filename,
+                "mime_type": upload.content_type,
+                "file_id": file_id,
+                "file_unique_id": f"AgAD{file_id[-8:]}",
+                "file_size": len(upload.content),
+            },
+        }
+        if str(params.get("caption") or "").strip():
+            caption, entities = self._formatted(
+                params, field="caption", entities_field="caption_entities", limit=MAX_CAPTION
+            )
+            message["caption"] = caption
+            if entities:
+                message["caption_entities"] = entities
+        if "reply_markup" in params:
+            inline = check_reply_markup(params["reply_markup"], inline_only=False)
+            if inline is not None:
+                message["reply_markup"] = inline
+        self.messages[(chat["id"], message["message_id"])] = message
+        return copy.deepcopy(message)
+
+    def _document(self, params: Json) -> tuple[UploadedFile, str]:
+        document = params["document"]
+        if isinstance(document, str) and document.startswith("attach://"):
+            document = params.get(document.removeprefix("attach://"))
+            if not isinstance(document, UploadedFile):
+                raise bad_request("wrong remote file identifier specified: can't find attachment")
+        if isinstance(document, str):
+            if document in self.files:
+                return self.files[document], document
+            raise bad_request("wrong file identifier/HTTP URL specified")
+        if not isinstance(document, UploadedFile):
+            raise bad_request("can't parse document")
+        if not document.content:
+            raise bad_request("file must be non-empty")
+        if len(document.content) > MAX_UPLOAD_BYTES:
+            raise BotApiError(413, "Request Entity Too Large")
+        file_id = f"BQACAgQAAxkDAAI{next(self._file_numbers):08d}"
+        self.files[file_id] = document
+        return document, file_id
+
+    def _formatted(
+        self,
+        params: Json,
+        *,
+        field: str = "text",
+        entities_field: str = "entities",
+        limit: int = MAX_TEXT,
+    ) -> tuple[str, list[Json]]:
+        """A text or a caption with its entities, from parse_mode or given ones."""
+        text = params.get(field)
         if not isinstance(text, str) or not text.strip():
             raise bad_request("message text is empty")
-        if params.get("entities"):
-            entities = params["entities"]
+        if params.get(entities_field):
+            entities = params[entities_field]
             if not all(
                 isinstance(e, dict) and {"type", "offset", "length"} <= e.keys() for e in entities
             ):
@@ -280,8 +345,10 @@ class TelegramState:
             entities = []
         if not text.strip():
             raise bad_request("message text is empty")
-        if len(text) > MAX_TEXT:
-            raise bad_request("message is too long")
+        if len(text) > limit:
+            raise bad_request(
+                "message caption is too long" if field == "caption" else "message is too long"
+            )
         return text, entities
 
     def _message_to_edit(self, params: Json) -> Json:
