@@ -13,6 +13,8 @@ never leave this module.
   never makes Slack retry.
 - A reflection is private: a mention or /reflect in a channel gets a reply only the
   worker sees, and the reflection goes on in the direct messages.
+- A message with a file (an export) is uploaded into the DM (files_upload_v2: an
+  upload URL, the bytes, then the share), its text the file's comment.
 - Only workspaces in `allowed_team_ids` are served. Anyone else (another workspace,
   Slack Connect) gets a sentence, and the service is never asked, so nothing about
   them is stored.
@@ -375,16 +377,43 @@ class SlackChannel:
             return outcome
         sent_any = False
         for message in merged(list(messages), MAX_MESSAGE_CHARS):
-            for slack_message in blocks.render(message):
-                outcome = await self._call(
-                    self.client.chat_postMessage(
-                        channel=channel, text=slack_message.text, blocks=slack_message.blocks
-                    )
-                )
+            for send in self._calls_for(channel, message):
+                outcome = await self._call(send())
                 if outcome is not Pushed.SENT:
                     return Pushed.SENT if sent_any else outcome
                 sent_any = True
         return Pushed.SENT
+
+    def _calls_for(self, channel: str, message: Outgoing) -> list[Callable[[], Awaitable[object]]]:
+        """The calls that post one message: its Block Kit messages; or, with a file, the
+        file shared in the DM with the text as its comment, then any buttons or footer.
+
+        Made when called, so a call never made (an earlier one failed) leaves no coroutine
+        behind unawaited."""
+        attachment = message.attachment
+        comment, rendered = (
+            blocks.file_share(message) if attachment is not None else ("", blocks.render(message))
+        )
+        posts: list[Callable[[], Awaitable[object]]] = [
+            functools.partial(
+                self.client.chat_postMessage,
+                channel=channel,
+                text=slack_message.text,
+                blocks=slack_message.blocks,
+            )
+            for slack_message in rendered
+        ]
+        if attachment is None:
+            return posts
+        upload = functools.partial(
+            self.client.files_upload_v2,
+            channel=channel,
+            filename=attachment.filename,
+            content=attachment.content,
+            title=attachment.filename,
+            initial_comment=comment or None,
+        )
+        return [upload, *posts]
 
     async def _show_choice(self, body: Payload, chosen: str | None) -> None:
         """The pressed message loses its buttons and shows the chosen label (if any)."""

@@ -8,7 +8,7 @@ is: nothing they wrote can turn into formatting, a link or a mention.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from bot.channels import slack_words as words
@@ -115,6 +115,25 @@ def render(message: Outgoing) -> list[SlackMessage]:
     groups = [sections[start : start + room] for start in range(0, len(sections), room)] or [[]]
     groups[-1] = groups[-1] + tail
     return [SlackMessage(fallback(group), group) for group in groups]
+
+
+def file_share(message: Outgoing) -> tuple[str, list[SlackMessage]]:
+    """A message with a file: the comment shared with the file, and the messages that
+    follow it with the message's buttons or footer, if it has any (a file's comment can
+    carry neither).
+
+    The comment is the message's text, escaped: Slack reads a file's comment as mrkdwn,
+    where "<" and "&" could make a mention or a link. The text is also what the messages
+    after it say in a notification, as they show no text of their own.
+    """
+    if not (message.choices or message.shortcuts or message.footer):
+        return escape(message.text), []
+    notice = fallback([section(message.text or message.footer or "…")])
+    after = [
+        SlackMessage(notice, slack_message.blocks)
+        for slack_message in render(replace(message, text="", attachment=None))
+    ]
+    return escape(message.text), after
 
 
 def fallback(blocks: list[Block]) -> str:

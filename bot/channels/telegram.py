@@ -7,7 +7,8 @@ token of their question: a button from an older question changes nothing.
 Telegram types never leave this module.
 
 Messages are sent as plain text (no parse mode), so whatever a worker wrote and the
-bot echoes back can never be read as formatting.
+bot echoes back can never be read as formatting. A message with a file (an export) is
+sent as a document, its text the caption when it fits.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from telegram import (
     BotCommand,
     InlineKeyboardButton,
     InlineKeyboardMarkup,
+    InputFile,
     Message,
     Update,
 )
@@ -49,6 +51,7 @@ from bot.channels.telegram_pacing import PacedLimiter
 from bot.messages import (
     PARAGRAPH,
     Admission,
+    Attachment,
     Gate,
     Incoming,
     IncomingKind,
@@ -369,18 +372,36 @@ class TelegramChannel:
         piece. Once one piece has gone, the rest is never reported for a resend."""
         sent_any = False
         for message in merged(list(messages), MessageLimit.MAX_TEXT_LENGTH):
-            text = (
-                f"{message.text}{PARAGRAPH}({message.footer})" if message.footer else message.text
-            )
-            pieces = split_message(text)
-            for number, piece in enumerate(pieces, start=1):
-                markup = keyboard(message) if number == len(pieces) else None
-                send = functools.partial(self._send_message, chat_id, piece, markup)
+            for send in self._calls_for(chat_id, message):
                 outcome = await self._safely(send, retry=True)
                 if outcome is not Pushed.SENT:
                     return Pushed.SENT if sent_any else outcome
                 sent_any = True
         return Pushed.SENT
+
+    def _calls_for(self, chat_id: int, message: Outgoing) -> list[Callable[[], Awaitable[None]]]:
+        """The calls that send one message: its text in pieces with the buttons on the
+        last; or, with a file, a document whose caption is the text when it fits in a
+        caption (a longer text goes first, as messages of its own)."""
+        text = f"{message.text}{PARAGRAPH}({message.footer})" if message.footer else message.text
+        markup = keyboard(message)
+        attachment = message.attachment
+        if attachment is None:
+            pieces = split_message(text)
+            return [
+                functools.partial(
+                    self._send_message, chat_id, piece, markup if number == len(pieces) else None
+                )
+                for number, piece in enumerate(pieces, start=1)
+            ]
+        fits = len(text) <= MessageLimit.CAPTION_LENGTH
+        before = [] if fits else split_message(text)
+        return [
+            *(functools.partial(self._send_message, chat_id, piece, None) for piece in before),
+            functools.partial(
+                self._send_document, chat_id, attachment, text if fits else "", markup
+            ),
+        ]
 
     async def _send_message(self, chat_id: int, text: str, markup: dict[str, Any] | None) -> None:
         """sendMessage without reading Telegram's answer into a `Message`: nothing here
@@ -390,6 +411,21 @@ class TelegramChannel:
         if markup is not None:
             params["reply_markup"] = markup
         await self.application.bot.do_api_request("sendMessage", api_kwargs=params)
+
+    async def _send_document(
+        self, chat_id: int, attachment: Attachment, caption: str, markup: dict[str, Any] | None
+    ) -> None:
+        """sendDocument with the file's bytes, name and media type (not guessed from the
+        name: ".md" has no type everywhere). The keyboard travels as Bot API JSON, as in
+        _send_message."""
+        document = InputFile(attachment.content, filename=attachment.filename)
+        document.mimetype = attachment.media_type
+        await self.application.bot.send_document(
+            chat_id,
+            document,
+            caption=caption or None,
+            api_kwargs={"reply_markup": markup} if markup is not None else None,
+        )
 
     async def _show_choice(self, update: Update, value: str, stale: bool) -> None:
         """Replace the pressed keyboard by the label that was chosen; a stale keyboard,

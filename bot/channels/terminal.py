@@ -1,8 +1,12 @@
 """The terminal channel: a reflection at the command line, for people or for programs.
 
 Human mode prints questions with numbered options and reads answers at a `>`
-prompt. `--json` mode prints one JSON object per line (`message` and `prompt`)
-and reads one reply per line, so scripts and tests can drive a whole reflection.
+prompt. `--json` mode prints one JSON object per line (`message`, `file` and
+`prompt`) and reads one reply per line, so scripts and tests can drive a whole
+reflection.
+
+A message with a file (an export) saves it in the working directory, next to any
+file of the same name ("export (2).json"), never over it, and says where.
 
 Stdin is read on a daemon thread: a blocked read never keeps the process alive
 after Ctrl-C, and undecodable bytes are replaced rather than crashing the loop.
@@ -20,9 +24,10 @@ import textwrap
 import threading
 import uuid
 from collections.abc import Awaitable, Callable
-from typing import TextIO
+from pathlib import Path
+from typing import Any, TextIO
 
-from bot.messages import Incoming, IncomingKind, Outgoing, Reply, UserRef
+from bot.messages import Attachment, Incoming, IncomingKind, Outgoing, Reply, UserRef
 
 Handler = Callable[[Incoming], Awaitable[Reply]]
 _EOF = None
@@ -44,12 +49,15 @@ class TerminalChannel:
         json_mode: bool = False,
         stdin: TextIO | None = None,
         stdout: TextIO | None = None,
+        save_dir: Path | None = None,
     ) -> None:
+        """Files are saved in `save_dir`, by default the working directory at the time."""
         self._handle = handle
         self._user = user
         self._json = json_mode
         self._stdin = stdin or _binary_safe_stdin()
         self._stdout = stdout or sys.stdout
+        self._save_dir = save_dir
         self._reply_token: str | None = None
         # A person at a terminal (not a program in --json mode, not a pipe).
         self._interactive = not json_mode and stdin is None and sys.stdin.isatty()
@@ -119,20 +127,28 @@ class TerminalChannel:
         return "\n".join(parts)
 
     def _show(self, message: Outgoing) -> None:
+        saved = self._save(message.attachment) if message.attachment is not None else None
         if self._json:
-            record = {
-                "type": "message",
-                "text": message.text,
-                "choices": [{"value": c.value, "label": c.label} for c in message.choices],
-            }
-            self._stdout.write(json.dumps(record, ensure_ascii=False) + "\n")
+            self._stdout.write(json.dumps(_record(message, saved), ensure_ascii=False) + "\n")
         else:
             self._stdout.write("\n" + _wrap(message.text) + "\n")
+            if saved is not None:
+                path, problem = saved
+                self._stdout.write(f"Saved to {path}\n" if path is not None else f"({problem})\n")
             for number, choice in enumerate(message.choices, start=1):
                 self._stdout.write(f"  {number}. {choice.label}\n")
             if message.footer:
                 self._stdout.write(f"({message.footer})\n")
         self._stdout.flush()
+
+    def _save(self, attachment: Attachment) -> Saved:
+        """Where the file was saved, or a sentence saying why it could not be."""
+        folder = self._save_dir if self._save_dir is not None else Path.cwd()
+        try:
+            return save_file(folder, attachment), None
+        except (OSError, ValueError) as error:
+            reason = getattr(error, "strerror", None) or type(error).__name__
+            return None, f"Could not save {attachment.filename} in {folder}: {reason}"
 
     def _prompt(self) -> None:
         self._stdout.write('{"type": "prompt"}\n' if self._json else "> ")
@@ -150,6 +166,55 @@ class TerminalChannel:
             # The loop may already be closed when we are exiting anyway.
             with contextlib.suppress(RuntimeError):
                 loop.call_soon_threadsafe(lines.put_nowait, _EOF)
+
+
+Saved = tuple[Path | None, str | None]  # where a file went, or why it could not be saved
+
+
+def _record(message: Outgoing, saved: Saved | None) -> dict[str, Any]:
+    """One line of --json output: a `message`, or a `file` with the path it was saved to
+    (null, and an `error`, when it could not be)."""
+    choices = [{"value": c.value, "label": c.label} for c in message.choices]
+    if message.attachment is None or saved is None:
+        return {"type": "message", "text": message.text, "choices": choices}
+    path, problem = saved
+    record: dict[str, Any] = {
+        "type": "file",
+        "name": message.attachment.filename,
+        "path": str(path) if path is not None else None,
+        "text": message.text,
+    }
+    if problem is not None:
+        record["error"] = problem
+    if choices:
+        record["choices"] = choices
+    return record
+
+
+def save_file(folder: Path, attachment: Attachment) -> Path:
+    """Write a file into `folder` under its own name, or "NAME (2).EXT", "NAME (3).EXT"...
+    when that is taken: an existing file is never overwritten (each name is claimed with
+    an exclusive create, so not even by another window saving at the same moment). Only
+    the last part of the name is used, so a name cannot point outside the folder."""
+    name = Path(attachment.filename.replace("\0", "")).name
+    if name in ("", ".", ".."):
+        name = "export"
+    stem, suffix = Path(name).stem, Path(name).suffix
+    number = 1
+    while True:
+        path = folder / (name if number == 1 else f"{stem} ({number}){suffix}")
+        try:
+            file = path.open("xb")
+        except FileExistsError:
+            number += 1
+            continue
+        try:
+            with file:
+                file.write(attachment.content)
+        except OSError:
+            path.unlink(missing_ok=True)  # a part-written file would look complete
+            raise
+        return path.absolute()
 
 
 def _binary_safe_stdin() -> TextIO:
