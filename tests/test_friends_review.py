@@ -34,6 +34,7 @@ from bot.store.models import (
     friend_rounds,
     pairing_members,
     pairings,
+    users,
 )
 from bot.store.repository import Store
 from tests.conftest import Clock
@@ -185,6 +186,23 @@ def test_accepting_beyond_ones_own_limit_is_refused_and_the_request_moves_on(
     assert second == wording.AT_YOUR_LIMIT
     assert pairings_of(store, kim) == 1
     assert wording.WAITING_FOR_SOMEONE in jo.text(jo.check_inbox())  # nobody else is free
+
+
+# ---- another organisation ---------------------------------------------------------------
+
+
+def test_an_invitation_waiting_for_someone_moved_to_another_organisation_is_not_shown(
+    team: dict[str, Colleague], store: Store
+) -> None:
+    sam, kim = team["Sam"], team["Kim"]
+    sam.says("friend")  # Kim is asked, and has not written since
+    with store.transaction() as tx:
+        elsewhere = InviteBook(tx.connection).organisation("Elsewhere", "x", datetime.now(UTC))
+        kim_id = tx.find_user(kim.worker.user)
+        tx.connection.execute(
+            users.update().where(users.c.id == kim_id).values(organisation_id=elsewhere)
+        )
+    assert "Sam" not in kim.text(kim.check_inbox())
 
 
 # ---- races --------------------------------------------------------------------------

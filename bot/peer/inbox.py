@@ -58,11 +58,14 @@ class Inbox:
     def _invited(
         self, tx: Transaction, user_id: int, invitation_id: int, now: datetime
     ) -> tuple[Outgoing, ...] | None:
-        invitation = book(tx).invitation(invitation_id)
+        friends = book(tx)
+        invitation = friends.invitation(invitation_id)
         if invitation is None or invitation.user_id != user_id:
             return None
         if invitation.status != "open" or invitation.expires_at <= now:
             return None
+        if friends.organisation_of(user_id) != friends.organisation_of(invitation.requester_id):
+            return None  # moved to another organisation since: not even who asked is told
         text = wording.INVITED.format(name=name_of(tx, invitation.requester_id))
         return (
             Outgoing(
