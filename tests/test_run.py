@@ -351,6 +351,7 @@ def test_the_slack_manifest_asks_for_what_the_code_uses_and_no_more() -> None:
         "app_mentions:read",
         "chat:write",
         "commands",
+        "files:write",
         "im:history",
         "im:write",
         "users:read",
