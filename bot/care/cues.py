@@ -204,13 +204,10 @@ def load_cues(path: Path) -> CueSet:
 
 # ---- folding and templates --------------------------------------------------------------
 
-# Curly and look-alike apostrophes and quotation marks, as phones type them.
-_FOLD = str.maketrans(
-    {
-        "\u2019": "'", "\u2018": "'", "\u02bc": "'", "`": "'", "\u00b4": "'",
-        "\u201c": '"', "\u201d": '"',
-    }
-)  # fmt: skip
+# Curly and look-alike apostrophes and quotation marks, as phones type them. (Two
+# regular expressions: str.translate with a table is slower on a long answer.)
+_CURLY_APOSTROPHE = re.compile("[\u2019\u2018\u02bc`\u00b4]")
+_CURLY_QUOTE = re.compile("[\u201c\u201d]")
 _INNER_HYPHEN = re.compile(r"(?<=\w)[-\u2010\u2011](?=\w)")
 _PIECE = re.compile(r"\{([A-Za-z_]\w*)\}")
 _WORD = re.compile(r"[^\W_]+(?:'[^\W_]+)*")
@@ -225,7 +222,7 @@ _CLAUSE_MARKS = r"[,:()\[\]\"\u2013\u2014]|\s-\s"
 
 def fold(text: str) -> str:
     """Lower case, straight quotes, "self-harm" as "self harm"; the same length as `text`."""
-    straight = text.translate(_FOLD)
+    straight = _CURLY_QUOTE.sub('"', _CURLY_APOSTROPHE.sub("'", text))
     lowered = straight.lower()
     if len(lowered) != len(straight):  # "İ" lowers to two characters: keep such as written
         lowered = "".join(low if len(low := ch.lower()) == 1 else ch for ch in straight)
@@ -234,7 +231,8 @@ def fold(text: str) -> str:
 
 def _template(template: str, pieces: dict[str, str]) -> str:
     """A pattern as written in the file -> a regular expression on folded text."""
-    expanded = _PIECE.sub(lambda m: "(?:" + pieces[m[1]] + ")", template.translate(_FOLD))
+    straight = _CURLY_QUOTE.sub('"', _CURLY_APOSTROPHE.sub("'", template))
+    expanded = _PIECE.sub(lambda m: "(?:" + pieces[m[1]] + ")", straight)
     lowered = _ESCAPE_OR_UPPER.sub(lambda m: m[0] if m[0][0] == "\\" else m[0].lower(), expanded)
     return lowered.replace(" ?", r"\s*").replace(" ", r"\s+").replace("'", "'?")
 
@@ -366,9 +364,11 @@ class _Reading:
         self.text = text
         self.folded = fold(text)
         # Sentence i runs from starts[i] to ends[i].
-        self.starts = [0] + [m.end() for m in _SENTENCE_END.finditer(self.folded)]
-        self.ends = [m.start() for m in _SENTENCE_END.finditer(self.folded)] + [len(text)]
+        breaks = [m.span() for m in _SENTENCE_END.finditer(self.folded)]
+        self.starts = [0] + [end for _, end in breaks]
+        self.ends = [start for start, _ in breaks] + [len(text)]
         self.quotes = [m.span() for m in _QUOTED.finditer(self.folded)]
+        self.quote_starts = [start for start, _ in self.quotes]
 
     def cues(self) -> list[Cue]:
         found: list[tuple[int, int, CueKind]] = []
@@ -407,9 +407,9 @@ class _Reading:
         return self.starts[index], self.ends[index]
 
     def _quote(self, start: int, end: int) -> tuple[int, int] | None:
-        for q_start, q_end in self.quotes:
-            if q_start <= start and end <= q_end:
-                return q_start, q_end
+        index = bisect.bisect_right(self.quote_starts, start) - 1
+        if index >= 0 and end <= self.quotes[index][1]:
+            return self.quotes[index]
         return None
 
     def _clause_start(self, position: int, floor: int) -> int:
