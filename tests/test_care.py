@@ -218,3 +218,71 @@ def test_reflections_past_retention_are_announced_a_week_before_they_are_deleted
     finally:
         dispatcher.close()
         service.close()
+
+
+def test_export_arrives_as_telegram_documents_and_slack_files(
+    store: Store, catalog: Any, clock: Clock
+) -> None:
+    import asyncio
+    import time
+
+    from bot.channels.slack import SlackChannel
+    from bot.channels.telegram import TelegramChannel
+    from bot.messages import UserRef
+    from tests.fakes.slack import FakeSlack
+    from tests.fakes.telegram import FakeTelegram
+
+    service = ConversationService(store, catalog, clock=clock)
+    finish_a_reflection(service, UserRef("telegram", "4242", "Sam"), f"I noticed {SECRET}.")
+
+    async def until(found: Any, within: float = 10) -> Any:
+        deadline = time.monotonic() + within
+        while not (result := found()):
+            assert time.monotonic() < deadline, "timed out"
+            await asyncio.sleep(0.02)
+        return result
+
+    async def scenario() -> None:
+        async with FakeTelegram() as telegram_api, FakeSlack() as slack_api:
+            telegram_api.register_user(4242, first_name="Sam")
+            slack_api.register_user("U0KIMWORK1", real_name="Kim")
+            telegram = TelegramChannel(
+                service, token=telegram_api.token, base_url=telegram_api.base_url
+            )
+            slack = SlackChannel(
+                service,
+                bot_token=slack_api.bot_token,
+                allowed_team_ids=[slack_api.team_id],
+                api_base_url=slack_api.api_url,
+            )
+            await telegram.start(poll_timeout=1)
+            await slack.start_socket_mode(slack_api.app_token)
+            try:
+                telegram_api.user_sends_text(4242, "/export")
+                documents = await until(
+                    lambda: (
+                        len(telegram_api.sent_documents(4242)) >= 2
+                        and telegram_api.sent_documents(4242)
+                    )
+                )
+                assert [d.filename.rsplit(".", 1)[1] for d in documents] == ["json", "md"]
+                answers = json.loads(documents[0].content)["reflections"][0]["answers"]
+                assert any(SECRET in text for text in answers.values())
+                assert SECRET in documents[1].content.decode()
+                slack_api.user_sends_dm("U0KIMWORK1", "export")
+                files = await until(
+                    lambda: (
+                        len(slack_api.files_in("U0KIMWORK1")) >= 2
+                        and slack_api.files_in("U0KIMWORK1")
+                    )
+                )
+                assert [f.filename.rsplit(".", 1)[1] for f in files] == ["json", "md"]
+                assert json.loads(files[0].content)["profile"]["chat_apps"][0]["channel"] == "slack"
+            finally:
+                await slack.stop()
+                await telegram.stop()
+
+    try:
+        asyncio.run(asyncio.wait_for(scenario(), 60))
+    finally:
+        service.close()
