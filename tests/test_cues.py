@@ -24,9 +24,10 @@ LABELLED = Path(__file__).resolve().parent / "data" / "cues.tsv"
 PACKAGED = Path(__file__).resolve().parents[1] / "bot" / "care" / "cues.yaml"
 
 # Measured on the whole set of 446 when these floors were set: worker_at_risk precision
-# 0.99 (146 of 147 flagged), recall 0.99 (146 of 147); person_at_risk precision 1.00
-# (79 of 79), recall 0.98 (79 of 81). The set was tuned against, so these say the
-# phrases are still there; on fresh wording recall was about half (see the docstring).
+# 0.99 (145 of 146 flagged), recall 0.99 (145 of 147); person_at_risk precision 1.00
+# (79 of 79), recall 0.98 (79 of 81). The phrases were widened against this set, so the
+# floors guard against losing them; on wording not seen before, recall was about half
+# (see the docstring of bot/care/cues.py).
 FLOORS = {
     CueKind.WORKER_AT_RISK: (0.95, 0.95),  # (precision, recall)
     CueKind.PERSON_AT_RISK: (0.95, 0.93),
@@ -160,6 +161,13 @@ def test_a_negation_does_not_reach_past_knows_stop_or_thought_id(text: str, phra
 )
 def test_someone_elses_distress_described_is_neither_kind_of_cue(text: str) -> None:
     assert find_cues(text) == []
+
+
+def test_a_family_word_then_i_and_a_verb_is_the_familys_not_the_workers() -> None:
+    assert find_cues("The young person I visited can't go on like this.") == []
+    assert find_cues("The mum I support is burnt out.") == []
+    assert kinds("I told mum I can't go on.") == {WORKER}
+    assert kinds("When mum left I felt suicidal.") == {WORKER}
 
 
 def test_the_workers_own_words_in_quotation_marks_are_theirs() -> None:
@@ -368,19 +376,23 @@ def test_a_missing_cue_file_is_a_cue_error(tmp_path: Path) -> None:
 
 
 def test_a_long_answer_is_read_quickly() -> None:
+    # The labelled set run together: a cue in every other sentence, the slow case.
+    # Measured on one quiet core: about 20 ms (13 ms for ordinary text); the bound is
+    # generous because the machine may be busy with other work. CPU time, not wall time,
+    # so other processes do not count.
     sentences = [sentence for _, sentence in labelled()]
     text = " ".join(sentences * 2)[:20_000]
     assert len(text) == 20_000
     default_cues()
     best = min(_timed(text) for _ in range(5))
-    print(f"find_cues on 20,000 characters of the labelled set: {best * 1000:.1f} ms")
-    assert best < 0.05
+    print(f"find_cues on 20,000 characters of the labelled set: {best * 1000:.1f} ms of CPU")
+    assert best < 0.1
 
 
 def _timed(text: str) -> float:
-    start = time.perf_counter()
+    start = time.process_time()
     find_cues(text)
-    return time.perf_counter() - start
+    return time.process_time() - start
 
 
 # ---- the labelled set -------------------------------------------------------------------

@@ -49,7 +49,23 @@ phrase is a cue here. Decisions, and why:
 
 Pure text work, no I/O after the cues are loaded. Matching runs on a folded copy of
 the text of the same length (lower case, straight quotes, a hyphen inside a word read
-as a space), so a cue's phrase comes back exactly as written.
+as a space), so a cue's phrase comes back exactly as written. A 20,000-character answer
+takes about 13 ms of one quiet core, about 20 ms when every other sentence is a cue.
+
+Measured on `tests/data/cues.tsv` (446 labelled reflective sentences; see
+tests/test_cues.py):
+- The whole set, which the phrases were widened against: worker_at_risk precision 0.99
+  (145 of 146 flagged), recall 0.99 (145 of 147); person_at_risk precision 1.00 (79 of
+  79), recall 0.98 (79 of 81).
+- Wording not seen before: three batches written after the detector, each measured once
+  before any phrase was changed for it (then added to the set). worker_at_risk recall
+  12/25, 10/20 and 8/18 (about 0.47), precision 12/12, 10/11 and 8/10; person_at_risk
+  recall 10/13, 6/10 and 4/8, precision 10/12, 6/8 and 4/5. So on new phrasing a phrase
+  list finds about half of what a person would, with few false alarms: the engine
+  should keep pause and support one tap away in every turn, not only after a hit.
+- Known misses: distress that only context shows ("I've written a note.", "I have a
+  plan for how I'd do it"), a child not seen ("I didn't push it"), a disclosure with no
+  risk word in it. Known false alarm: "I couldn't cope with the smell in the flat".
 """
 
 from __future__ import annotations
@@ -105,6 +121,7 @@ class _Spec(BaseModel):
 class _Words(_Spec):
     first_person: list[str] = Field(min_length=1)
     third_person: list[str] = Field(min_length=1)
+    relative_verbs: list[str] = []
     topic_before: list[str] = []
     topic_after: list[str] = []
     negators: list[str] = Field(min_length=1)
@@ -163,6 +180,7 @@ class CueSet:
     matchers: tuple[_Matcher, ...]
     first_person: frozenset[str]
     third_person: frozenset[str]
+    relative_verbs: frozenset[str]
     topic_before: frozenset[str]
     topic_after: frozenset[str]
     negators: frozenset[str]  # with the hypothetical words
@@ -217,6 +235,8 @@ _QUOTED = re.compile(r"\"[^\"\n]*\"|(?<![\w'])'(?:[^'\n]|'(?=\w))*'(?!\w)")
 # The text is folded to lower case, so patterns are too (matching without re.IGNORECASE
 # is about twice as fast); escapes such as \S and \W keep their case.
 _ESCAPE_OR_UPPER = re.compile(r"\\.|[^\W\d_a-z]+")
+# "I told her I..." is not a relative clause.
+_OBJECT_PRONOUNS = frozenset({"her", "him", "them", "me", "us", "you"})
 _CLAUSE_MARKS = r"[,:()\[\]\"\u2013\u2014]|\s-\s"
 
 
@@ -335,6 +355,7 @@ def _compile(located: Located) -> CueSet:
         matchers=tuple(matchers),
         first_person=words["first_person"],
         third_person=words["third_person"],
+        relative_verbs=words["relative_verbs"],
         topic_before=words["topic_before"],
         topic_after=words["topic_after"],
         negators=words["negators"] | words["hypothetical"],
@@ -448,12 +469,13 @@ class _Reading:
         read_to = quote[0] if quote else start
         whose = _Whose.OTHER if quote else _Whose.WRITER
         sentence_start = self._sentence(read_to)[0]
-        for word in reversed(_words(self.folded[sentence_start:read_to])[-PERSON_REACH:]):
-            word = word.strip("'")
+        words = [w.strip("'") for w in _words(self.folded[sentence_start:read_to])[-PERSON_REACH:]]
+        words.reverse()  # nearest first
+        for index, word in enumerate(words):
             if word in self.set.first_person:
-                whose = _Whose.WRITER
+                whose = _Whose.OTHER if self._relative(words, index) else _Whose.WRITER
                 break
-            if word in self.set.third_person or word.removesuffix("'s") in self.set.third_person:
+            if self._third_person(word):
                 whose = _Whose.OTHER
                 break
             if not matcher.by_writer and word in self.set.topic_before:
@@ -463,6 +485,20 @@ class _Reading:
             if self.set.echo.search(self.folded, end, max(end, sentence_end)):
                 return _Whose.WRITER
         return whose
+
+    def _third_person(self, word: str) -> bool:
+        return word in self.set.third_person or word.removesuffix("'s") in self.set.third_person
+
+    def _relative(self, nearest_first: list[str], index: int) -> bool:
+        """Whether the "I" at `index` is in a relative clause ("the mum I visited ...")."""
+        if nearest_first[index] not in {"i", "we"} or index == 0 or index + 1 >= len(nearest_first):
+            return False
+        verb, noun = nearest_first[index - 1], nearest_first[index + 1]
+        return (
+            verb in self.set.relative_verbs
+            and noun not in _OBJECT_PRONOUNS
+            and self._third_person(noun)
+        )
 
     def _not_done(self, matcher: _Matcher, before: str, start: int, end: int) -> bool:
         """Whether a person_at_risk phrase stands: nothing was done, and there is risk."""
