@@ -348,8 +348,13 @@ class ConversationService:
             return []  # nearly every turn: one indexed query, no more
         said = self.peer.waiting(tx, user_id, now) if self.peer is not None else []
         if self.retention is not None:
-            for delivery in DeliveryBook(tx.connection).take_due(user_id, RETENTION, now):
-                said.extend(self.retention.render(tx, delivery) or ())
+            book = DeliveryBook(tx.connection)
+            for delivery in book.take_due(user_id, RETENTION, now):
+                shown = self.retention.render(tx, delivery)
+                if shown:
+                    said.extend(shown)
+                else:
+                    book.not_shown(delivery.id, "the reflection is gone")
         return said
 
     def _turn_for(

@@ -11,12 +11,14 @@ from __future__ import annotations
 import asyncio
 from datetime import UTC, datetime
 
+import pytest
 from sqlalchemy import func, select
 
 from bot.messages import Outgoing
 from bot.nudges.dispatcher import Dispatcher
 from bot.nudges.planner import Nudges
 from bot.peer import wording
+from bot.peer.commands import Peer
 from bot.service import ConversationService
 from bot.store.models import friend_rounds, pairings, shares
 from bot.store.repository import Store
@@ -382,6 +384,40 @@ def test_a_turn_that_tells_a_colleague_wakes_the_dispatcher_and_others_do_not(
 
     team["Kim"].says("friend leave")
     asyncio.run(scenario())
+    ((user, texts),) = courier.pushed
+    assert user.external_id == "77"
+    assert "Sam would like a critical friend" in texts[0]
+
+
+def test_chores_that_fail_do_not_stop_the_tick_delivering(
+    team: dict[str, Colleague],
+    friendly: ConversationService,
+    deliveries: Nudges,
+    peer: Peer,
+    clock: Clock,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from bot.messages import UserRef
+    from tests.worker import Worker
+
+    for name in ("Lee", "Kim", "Jo"):
+        team[name].says("friend leave")
+    ash = Colleague(Worker(friendly, UserRef("telegram", "77", "Ash")))
+    ash.worker.start()
+    ash.says("friend join")
+    team["Sam"].says("friend")
+
+    def broken(*_: object) -> None:
+        raise RuntimeError("a bug in the chores")
+
+    monkeypatch.setattr(peer.friends, "chores", broken)
+    courier = Courier()
+    dispatcher = Dispatcher(deliveries, {"telegram": courier}, clock, claimant="test")
+    try:
+        report = asyncio.run(dispatcher.tick())
+    finally:
+        dispatcher.close()
+    assert report.sent == 1
     ((user, texts),) = courier.pushed
     assert user.external_id == "77"
     assert "Sam would like a critical friend" in texts[0]

@@ -176,13 +176,26 @@ class Nudges:
         """Plan the next weekly nudge of everyone who has none, draft reminders and
         follow-ups; and move critical-friend requests and rounds on."""
         planned = self._plan_nudges(now) if self.weekly else 0
+        for name, chores in (
+            ("critical-friend", self._peer_chores),
+            ("retention", self._retention_chores),
+        ):
+            # Either failing must not stop the tick: the nudges and notices due still go.
+            try:
+                chores(now)
+            except Exception as error:  # logged by kind only: no row's content in a log
+                log.error("%s chores stopped early: %s", name, type(error).__name__)
+        return planned
+
+    def _peer_chores(self, now: datetime) -> None:
         if self.peer is not None:
             with self.store.transaction() as tx:
                 self.peer.chores(tx, now)
+
+    def _retention_chores(self, now: datetime) -> None:
         if self.retention is not None:
             with self.store.transaction() as tx:
                 self.retention.chores(tx, now)
-        return planned
 
     def _plan_nudges(self, now: datetime) -> int:
         planned = 0

@@ -148,8 +148,13 @@ class Peer:
         """Notices due for this worker, shown in the conversation they are having now
         (and so never pushed as well)."""
         said: list[Outgoing] = []
-        for delivery in DeliveryBook(tx.connection).take_due(user_id, PEER, now):
-            said.extend(self.render(tx, delivery, now) or ())
+        book = DeliveryBook(tx.connection)
+        for delivery in book.take_due(user_id, PEER, now):
+            shown = self.render(tx, delivery, now)
+            if shown:
+                said.extend(shown)
+            else:
+                book.not_shown(delivery.id, "no longer applies")
         return said
 
     def render(

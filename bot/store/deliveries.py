@@ -353,6 +353,14 @@ class DeliveryBook:
         )
         return sorted((_delivery(row) for row in rows), key=lambda d: (d.due_at, d.id))
 
+    def not_shown(self, delivery_id: int, outcome: str) -> None:
+        """A delivery taken with `take_due` that turned out to say nothing any more: skipped."""
+        self.connection.execute(
+            update(deliveries)
+            .where(deliveries.c.id == delivery_id, deliveries.c.status == "sent")
+            .values(status="skipped", sent_at=None, outcome=outcome[:OUTCOME_LENGTH])
+        )
+
     def hold(self, delivery_id: int, until: datetime, outcome: str, *, claimant: str) -> bool:
         """Give a claimed delivery back untried until `until`: for a worker who can only be
         told in the conversation (the terminal), whose message waits for them there."""
