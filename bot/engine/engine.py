@@ -10,10 +10,13 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field, replace
 from datetime import datetime
+from enum import IntEnum
 
+from bot.care.cues import CueSet
+from bot.care.identifiers import Patterns
 from bot.dialogues import END, Catalog, Dialogue, Step
 from bot.dialogues.model import fill_placeholders
-from bot.engine import wording
+from bot.engine import guards, wording
 from bot.engine.effects import (
     AnswerSaved,
     CheckInRequested,
@@ -24,7 +27,7 @@ from bot.engine.effects import (
     RunResumed,
     RunStarted,
 )
-from bot.engine.state import Mode, RunState, SessionState
+from bot.engine.state import Held, Mode, RunState, SessionState
 from bot.engine.tone import blame_phrases
 from bot.messages import (
     Choice,
@@ -73,6 +76,14 @@ class Context:
     drafts: tuple[Draft, ...] = ()  # paused reflections, newest first
     display_name: str | None = None
     max_answer_chars: int = MAX_ANSWER_CHARS
+    # The care checks on free-text answers (bot.engine.guards). Off unless given: the
+    # service passes the compiled patterns and cues from its configuration.
+    identifiers: Patterns | None = None
+    cues: CueSet | None = None
+    # Shown to a worker who may not be coping, and to one whose answer suggests someone
+    # they support is at risk: from the configuration, or these UK defaults.
+    support: str = wording.DEFAULT_SUPPORT
+    safeguarding: str = wording.DEFAULT_SAFEGUARDING
 
 
 @dataclass(slots=True)
@@ -112,6 +123,15 @@ def clean_text(text: str) -> str:
     """Drop control characters (keeping line breaks and tabs) and undecodable bytes."""
     unified = text.replace("\r\n", "\n").replace("\r", "\n")
     return _UNWANTED.sub("", unified).strip()
+
+
+class _Check(IntEnum):
+    """The checks a free-text answer passes before it is saved, in order (bot.engine.guards).
+    The follow-up, between the cues and the identifiers, is asked only of a first answer."""
+
+    CUES = 1
+    IDENTIFIERS = 2
+    BLAME = 3
 
 
 def is_vague(text: str) -> bool:
@@ -339,8 +359,16 @@ class _TurnBuilder:
         self.state.run = RunState.from_json(draft.run.to_json())
         self.effects.append(RunResumed(key))
         self.say(wording.resumed(dialogue.title))
-        if self.state.run.held_answer is not None:
-            self.say(wording.held_for_you(self.state.run.held_answer))
+        held = self.state.run.held_answer
+        if held is not None:
+            held_for = self.state.run.held_for
+            if held_for is Held.CARE:
+                # Not quoted back: they know what they wrote, and it was hard to write.
+                self.say(wording.CARE_KEPT_WHILE_PAUSED)
+            elif held_for is Held.BLAME:
+                self.say(wording.held_for_you(held))
+            else:
+                self.say(wording.held_unsaved(held))
         self.ask_step(footer=wording.HOW_TO_PAUSE)
 
     # ---- answering ---------------------------------------------------------
@@ -375,9 +403,19 @@ class _TurnBuilder:
                     self.say(wording.check_in_booked(days))
             self.advance(run, dialogue, step, dialogue.next_step_id(step, chosen))
             return
-        if run.held_answer is not None and self.resolve(text, is_choice) == SEND_AS_WRITTEN:
-            self.save(run, step, run.held_answer)
+        held = run.held_answer
+        held_for = run.held_for if held is not None else None
+        # One of the options offered while an answer is held (none on a plain question).
+        picked = self.resolve(text, is_choice)
+        if held is not None and held_for is Held.CARE:
+            self.care_choice(run, dialogue, step, text, picked, is_choice)
+            return
+        if held is not None and held_for is Held.BLAME and picked == SEND_AS_WRITTEN:
+            self.save(run, step, held)
             self.advance(run, dialogue, step, dialogue.next_step_id(step))
+            return
+        if held is not None and held_for in {Held.IDENTIFIERS, Held.EDITING} and picked:
+            self.identifiers_choice(run, dialogue, step, held, picked)
             return
         if is_choice:
             # A button pressed on a free-text question belongs to an older message.
@@ -393,7 +431,7 @@ class _TurnBuilder:
             self.say(wording.too_long(combined, self.context.max_answer_chars))
             self.reask()
             return
-        if run.held_answer is not None:
+        if held is not None:
             # A new version of a held answer replaces it whole. It is checked again, but
             # never probed: the worker has just rewritten it with care.
             self.keep(run, dialogue, step, text)
@@ -401,28 +439,108 @@ class _TurnBuilder:
         if run.pending_answer is not None:
             # A first answer that was only "ok" or "not sure" adds nothing to the record.
             first = "" if is_vague(run.pending_answer) else f"{run.pending_answer}\n\n"
-            text = first + text
-        elif self.should_probe(run, step, text):
+            self.keep(run, dialogue, step, first + text)
+            return
+        self.keep(run, dialogue, step, text, probe=True)
+
+    def keep(
+        self,
+        run: RunState,
+        dialogue: Dialogue,
+        step: Step,
+        text: str,
+        *,
+        since: _Check = _Check.CUES,
+        probe: bool = False,
+    ) -> None:
+        """Save a free-text answer and move on, unless a check holds it back.
+
+        The checks (bot.engine.guards) run from `since` on, on exactly what would be
+        saved: after a follow-up, the first answer and the second together. `probe` asks
+        the follow-up of a first answer that needs it. A held answer is saved only by the
+        worker's choice ("Carry on", "Redact", "Keep as written", "Send it as written");
+        a new version replaces it and is checked again.
+        """
+        if since <= _Check.CUES:
+            cues = guards.unseen_cues(self.context.cues, run, step.id, text)
+            if cues:
+                _hold(run, text, Held.CARE)
+                guards.note_cues(run, step.id, cues)
+                self.ask_step()
+                return
+        if probe and self.should_probe(run, step, text):
             run.pending_answer = text
             run.probed.append(step.id)
             self.ask_step()
             return
-        self.keep(run, dialogue, step, text)
-
-    def keep(self, run: RunState, dialogue: Dialogue, step: Step, text: str) -> None:
-        """Save a free-text answer and move on, unless the step's guard holds it back.
-
-        The guard looks at exactly what would be saved: after a follow-up, the first
-        answer and the second together. A held answer is saved by nothing but "Send it
-        as written"; a new version replaces it.
-        """
+        if since <= _Check.IDENTIFIERS:
+            spotted = guards.spot(self.context.identifiers, text)
+            if spotted:
+                _hold(run, text, Held.IDENTIFIERS)
+                run.held_found = spotted
+                self.ask_step()
+                return
         if self.guarded(step, text):
-            run.pending_answer = None
-            run.held_answer = text
+            _hold(run, text, Held.BLAME)
             self.ask_step()
             return
         self.save(run, step, text)
         self.advance(run, dialogue, step, dialogue.next_step_id(step))
+
+    def would_hold(self, run: RunState, step: Step, text: str) -> bool:
+        """Whether a check would hold `text` back rather than let it be saved."""
+        return bool(
+            guards.unseen_cues(self.context.cues, run, step.id, text)
+            or guards.spot(self.context.identifiers, text)
+            or self.guarded(step, text)
+        )
+
+    def care_choice(
+        self,
+        run: RunState,
+        dialogue: Dialogue,
+        step: Step,
+        text: str,
+        chosen: str | None,
+        is_choice: bool,
+    ) -> None:
+        """At the care question: carry on (the other checks, then saved), pause or stop.
+
+        What is typed here is said to the bot, not more of the answer ("thanks", "I'm
+        ok"), so it is not added to the answer; a new cue in it is answered with care.
+        """
+        held = run.held_answer
+        assert held is not None
+        if chosen == guards.CARE_CONTINUE:
+            self.keep(run, dialogue, step, held, since=_Check.IDENTIFIERS)
+        elif chosen == guards.CARE_PAUSE:
+            self.pause()
+        elif chosen == guards.CARE_STOP:
+            self.ask(wording.CONFIRM_STOP, _STOP_CHOICES, mode=Mode.CONFIRM_STOP)
+        elif is_choice:
+            self.refuse_stale()
+        elif cues := guards.unseen_cues(self.context.cues, run, step.id, text):
+            guards.note_cues(run, step.id, cues)
+            self.ask_step()
+        else:
+            self.say(wording.CARE_NOT_AN_OPTION)
+            self.reask()
+
+    def identifiers_choice(
+        self, run: RunState, dialogue: Dialogue, step: Step, held: str, chosen: str
+    ) -> None:
+        """At the identifier question: Redact or Keep as written (then the blame check and
+        saved), or Edit (wait for a new version, which is checked again)."""
+        if chosen == guards.REDACT:
+            self.say(wording.REDACTED)
+            self.keep(
+                run, dialogue, step, guards.redacted(held, run.held_found), since=_Check.BLAME
+            )
+        elif chosen == guards.KEEP_AS_WRITTEN:
+            self.keep(run, dialogue, step, held, since=_Check.BLAME)
+        elif chosen == guards.EDIT:
+            run.held_for = Held.EDITING
+            self.ask_step()
 
     def should_probe(self, run: RunState, step: Step, text: str) -> bool:
         probe = step.follow_up
@@ -437,7 +555,7 @@ class _TurnBuilder:
 
     def save(self, run: RunState, step: Step, text: str) -> None:
         run.pending_answer = None
-        run.held_answer = None
+        _release(run)
         run.answers[step.id] = text
         if step.id in run.skipped:
             run.skipped.remove(step.id)
@@ -457,11 +575,11 @@ class _TurnBuilder:
             self.lost_dialogue()
             return
         run, dialogue, step = current
-        # A held answer was never sent; skipping means not sending it. An answer given
+        # A held answer was never saved; skipping means not saving it. An answer given
         # to this question before, on an earlier pass, is kept.
-        run.held_answer = None
+        _release(run)
         if run.pending_answer is not None:
-            # Skipping a follow-up keeps the first answer, so the guard looks at it too.
+            # Skipping a follow-up keeps the first answer, so the checks look at it too.
             self.keep(run, dialogue, step, run.pending_answer)
             return
         if step.id not in run.answers and step.id not in run.skipped:
@@ -481,12 +599,12 @@ class _TurnBuilder:
             return
         run, _dialogue, step = current
         if run.held_answer is not None:
-            # Back from the invitation to rephrase returns to its own question, unsent.
-            run.held_answer = None
+            # Back from a held answer returns to its own question, unsaved.
+            _release(run)
         elif run.pending_answer is not None:
             # Back from a follow-up returns to its own question, keeping the first answer,
-            # unless the guard would hold it: then it is dropped, as from the invitation.
-            if self.guarded(step, run.pending_answer):
+            # unless a check would hold it: then it is dropped, as from a held answer.
+            if self.would_hold(run, step, run.pending_answer):
                 run.pending_answer = None
             else:
                 self.save(run, step, run.pending_answer)
@@ -505,8 +623,12 @@ class _TurnBuilder:
             return
         where = self.where(current[1], run) if current else "this question"
         self.effects.append(RunPaused(run.key, run))
+        # Pausing at the care message for a worker who may not be coping.
+        worried = run.held_for is Held.CARE and guards.cue_kinds(run)[0]
         self.go_idle()
         self.say(wording.paused(where))
+        if worried:
+            self.say(wording.TAKE_CARE)
 
     def stop_choice(self, value: str | None) -> None:
         if value == "keep":
@@ -594,8 +716,7 @@ class _TurnBuilder:
         )
         choices = [(c.value, c.label) for c in step.choices]
         if run.held_answer is not None and not step.is_choice:
-            text = wording.blame_invitation(blame_phrases(run.held_answer))
-            choices = [(SEND_AS_WRITTEN, wording.SEND_AS_WRITTEN)]
+            text, choices = self.held_question(run, run.held_answer)
         elif run.pending_answer is not None and step.follow_up is not None:
             text = fill_placeholders(step.follow_up.prompt, run.answers)
         else:
@@ -606,6 +727,26 @@ class _TurnBuilder:
                 parts.append(wording.earlier_answer(run.answers[step.id]))
             text = "\n\n".join(parts)
         self.ask(f"{heading}\n{text}", choices, mode=Mode.IN_RUN, footer=footer)
+
+    def held_question(self, run: RunState, held: str) -> tuple[str, list[tuple[str, str]]]:
+        """What is asked while an answer is held back, and its choices."""
+        if run.held_for is Held.CARE:
+            worker, person = guards.cue_kinds(run)
+            text = wording.care_message(
+                worker=worker or not person,
+                person=person,
+                support=self.context.support,
+                safeguarding=self.context.safeguarding,
+            )
+            return text, list(_CARE_CHOICES)
+        if run.held_for is Held.IDENTIFIERS:
+            found = [(item.kind, item.text) for item in run.held_found]
+            labels = [item.label for item in run.held_found]
+            return wording.identifiers_found(found, labels), list(_IDENTIFIER_CHOICES)
+        if run.held_for is Held.EDITING:
+            return wording.EDIT_PROMPT, list(_IDENTIFIER_CHOICES[:2])
+        text = wording.blame_invitation(blame_phrases(held))
+        return text, [(SEND_AS_WRITTEN, wording.SEND_AS_WRITTEN)]
 
     def ask(
         self,
@@ -669,6 +810,32 @@ _STOP_CHOICES = [
     ("discard", wording.DISCARD),
     ("continue", wording.CARRY_ON),
 ]
+_CARE_CHOICES = (
+    (guards.CARE_CONTINUE, wording.CARE_CONTINUE),
+    (guards.CARE_PAUSE, wording.CARE_PAUSE),
+    (guards.CARE_STOP, wording.CARE_STOP),
+)
+_IDENTIFIER_CHOICES = (
+    (guards.REDACT, wording.REDACT),
+    (guards.KEEP_AS_WRITTEN, wording.KEEP_AS_WRITTEN),
+    (guards.EDIT, wording.EDIT),
+)
+
+
+def _hold(run: RunState, text: str, reason: Held) -> None:
+    """`text` is held back for `reason`, in place of anything held or pending before."""
+    _release(run)
+    run.pending_answer = None
+    run.held_answer = text
+    run.held_for = reason
+
+
+def _release(run: RunState) -> None:
+    """Nothing is held any more (saved, or dropped by back or skip)."""
+    run.held_answer = None
+    run.held_for = None
+    run.held_cues = []
+    run.held_found = []
 
 
 def _when(moment: datetime, now: datetime) -> str:

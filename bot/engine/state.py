@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any
+from typing import Any, NamedTuple
 
 
 class Mode(StrEnum):
@@ -12,6 +12,25 @@ class Mode(StrEnum):
     CHOOSING = "choosing"  # a menu is open: which model, or resume a draft
     IN_RUN = "in_run"  # answering the questions of a reflection
     CONFIRM_STOP = "confirm_stop"  # asked whether to keep or discard the draft
+
+
+class Held(StrEnum):
+    """Why an answer is held back (`RunState.held_answer`) rather than saved."""
+
+    CARE = "care"  # a distress or safeguarding cue: asked to carry on, pause or stop
+    IDENTIFIERS = "identifiers"  # looks like it identifies someone: Redact, Keep or Edit
+    EDITING = "editing"  # the same, after Edit: waiting for the new version
+    BLAME = "blame"  # a `guard: blame` step: invited to rephrase or send it as written
+
+
+class Spotted(NamedTuple):
+    """Something the identifier guard found in a held answer, and what Redact writes."""
+
+    kind: str  # "phone", "name", ...
+    start: int  # character offsets in the held answer
+    end: int
+    text: str  # as written
+    label: str  # "[phone]", "[name]", ...
 
 
 @dataclass(slots=True)
@@ -28,9 +47,16 @@ class RunState:
     probed: list[str] = field(default_factory=list)  # steps whose follow-up was asked
     # The first answer to the current step while its follow-up question is open.
     pending_answer: str | None = None
-    # An answer to a `guard: blame` step that used blame language: not saved yet, while
-    # the worker is invited to rephrase it or send it as written. Kept through a pause.
+    # An answer not saved yet, for the reason in `held_for`: kept through a pause, saved
+    # only by the worker's choice, dropped by back or skip.
     held_answer: str | None = None
+    held_for: Held | None = None
+    # Held.CARE: the kinds of cue the care message answered ("worker_at_risk", ...).
+    held_cues: list[str] = field(default_factory=list)
+    # Held.IDENTIFIERS and Held.EDITING: what was found in `held_answer`.
+    held_found: list[Spotted] = field(default_factory=list)
+    # Cues already shown for an answer to a step ("step:kind:phrase"): never shown twice.
+    cues_shown: list[str] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
         # By hand rather than dataclasses.asdict, which deep-copies every answer each turn.
@@ -45,11 +71,19 @@ class RunState:
             "probed": list(self.probed),
             "pending_answer": self.pending_answer,
             "held_answer": self.held_answer,
+            "held_for": self.held_for.value if self.held_for else None,
+            "held_cues": list(self.held_cues),
+            "held_found": [list(item) for item in self.held_found],
+            "cues_shown": list(self.cues_shown),
         }
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> RunState:
         # Field by field, with defaults, so a state saved by an older version still loads.
+        held_answer = data.get("held_answer")
+        held_for = data.get("held_for")
+        if held_for is None and held_answer is not None:
+            held_for = Held.BLAME  # before there were other reasons, blame was the only one
         return cls(
             key=str(data["key"]),
             dialogue_id=str(data["dialogue_id"]),
@@ -60,7 +94,14 @@ class RunState:
             history=[str(x) for x in data.get("history", [])],
             probed=[str(x) for x in data.get("probed", [])],
             pending_answer=data.get("pending_answer"),
-            held_answer=data.get("held_answer"),
+            held_answer=held_answer,
+            held_for=Held(held_for) if held_for else None,
+            held_cues=[str(x) for x in data.get("held_cues", [])],
+            held_found=[
+                Spotted(str(kind), int(start), int(end), str(text), str(label))
+                for kind, start, end, text, label in data.get("held_found", [])
+            ],
+            cues_shown=[str(x) for x in data.get("cues_shown", [])],
         )
 
 

@@ -159,6 +159,119 @@ def held_for_you(text: str) -> str:
     return f"This is what you wrote before you paused. It hasn't been sent:\n{text}"
 
 
+# ---- distress and safeguarding cues ---------------------------------------------------
+#
+# Said instead of the next question when an answer suggests the worker is not coping, or
+# that someone they support is at risk and nothing was done. Not a therapist and not a
+# safeguarding channel: brief, warm, no exclamation marks, nothing quoted back, and the
+# worker decides what happens next.
+
+# Context.support when the configuration gives none: UK services, free to call.
+DEFAULT_SUPPORT = (
+    "Your supervisor or your employee assistance programme can help. To talk to someone "
+    "now: Samaritans on 116 123 (free, any time), NHS 111 option 2 for urgent mental health "
+    "help in England, or text SHOUT to 85258. If you are in danger right now, call 999."
+)
+# Context.safeguarding when the configuration gives none.
+DEFAULT_SAFEGUARDING = (
+    "Please follow your safeguarding procedure and speak to your manager or the "
+    "safeguarding lead today. If a child or adult is in immediate danger, call 999."
+)
+
+CARE_CONTINUE = "Carry on"
+CARE_PAUSE = "Pause for now"
+CARE_STOP = "Stop"
+CARE_CHOICE = (
+    "I've kept what you wrote. Whenever you're ready, you can carry on with the "
+    "reflection, pause it for now, or stop. There's no rush."
+)
+
+
+def care_message(*, worker: bool, person: bool, support: str, safeguarding: str) -> str:
+    """Asked instead of the next question: what the worker wrote is held, not saved yet."""
+    parts = []
+    if worker:
+        parts.append(
+            "Thank you for telling me. It sounds like things are really hard just now, and "
+            "that matters more than this reflection. You don't have to carry it on your own."
+        )
+        parts.append(support)
+    if person:
+        parts.append(
+            ("One more thing" if worker else "Thank you for writing this down. Before we go on")
+            + ": from what you've written, someone you support may be at risk, and it may "
+            "not have been passed on yet."
+        )
+        parts.append(safeguarding)
+    parts.append(CARE_CHOICE)
+    return "\n\n".join(parts)
+
+
+# Something typed at the care question that is none of its options: not added to the answer.
+CARE_NOT_AN_OPTION = "Your answer is kept as it was."
+CARE_KEPT_WHILE_PAUSED = (
+    "Before you paused, you'd written an answer to this question. I've kept it; it isn't "
+    "saved to your reflection until you carry on."
+)
+TAKE_CARE = "Take care of yourself."
+
+# ---- identifiers of the people a worker supports -----------------------------------------
+
+REDACT = "Redact"
+KEEP_AS_WRITTEN = "Keep as written"
+EDIT = "Edit"
+# How many of the things found are listed; the rest are counted.
+IDENTIFIERS_LISTED = 5
+_KINDS = {
+    "phone": "a phone number",
+    "email": "an email address",
+    "postcode": "a postcode",
+    "nhs_number": "an NHS number",
+    "ni_number": "a National Insurance number",
+    "date_of_birth": "a date of birth",
+    "address": "an address",
+    "name": "a name",
+}
+
+
+def identifier_kind(kind: str) -> str:
+    """A kind in words ("a phone number"); an organisation's own reads from its name."""
+    if kind in _KINDS:
+        return _KINDS[kind]
+    words = kind.replace("_", " ")
+    return f"{'an' if words[:1] in tuple('aeiou') else 'a'} {words}"
+
+
+def identifiers_found(found: Sequence[tuple[str, str]], labels: Sequence[str]) -> str:
+    """Asked instead of saving: `found` is (kind, text as written), `labels` what Redact writes."""
+    items = [f"{identifier_kind(kind)} ({text})" for kind, text in found[:IDENTIFIERS_LISTED]]
+    if len(found) > IDENTIFIERS_LISTED:
+        items.append(f"{len(found) - IDENTIFIERS_LISTED} more")
+    them = "it" if len(found) == 1 else "them"
+    return (
+        f"Before I save this: it looks like it includes {_and(items)}. To protect the people "
+        f"you support, I can replace {them} with {_and(list(dict.fromkeys(labels)))}.\n\n"
+        "Would you like to redact, keep it as written, or edit it? To edit, just type the new "
+        "version. Or type pause to come back to it later."
+    )
+
+
+EDIT_PROMPT = (
+    "Type the new version and send it, and I'll check it again before saving. Or, if you'd "
+    "rather, redact or keep it as written. You can type pause to come back to it later."
+)
+REDACTED = "I've replaced those details."
+
+
+def held_unsaved(text: str) -> str:
+    """Shown on resuming a reflection paused while an answer waited to be redacted or kept."""
+    return f"This is what you wrote before you paused. It hasn't been saved yet:\n{text}"
+
+
+def _and(items: Sequence[str]) -> str:
+    return items[0] if len(items) == 1 else f"{', '.join(items[:-1])} and {items[-1]}"
+
+
 def check_in_booked(days: int) -> str:
     when = "in a week" if days == 7 else "in two weeks" if days == 14 else f"in {days} days"
     return f"I'll check in with you {when} to see how your plan is going."
