@@ -66,8 +66,10 @@ from bot.nudges.planner import FOLLOW_UP_DIALOGUE, Nudges
 from bot.nudges.schedule import is_zone
 from bot.peer import wording as peer_wording
 from bot.peer.commands import Peer
+from bot.peer.notices import PEER
 from bot.peer.sharing import shareable
 from bot.store import (
+    Delivery,
     DeliveryBook,
     JournalEntry,
     KeyringError,
@@ -346,15 +348,21 @@ class ConversationService:
         conversation they are having now, and so never pushed as well."""
         if (self.peer is None and self.retention is None) or not tx.notice_due(user_id, now):
             return []  # nearly every turn: one indexed query, no more
-        said = self.peer.waiting(tx, user_id, now) if self.peer is not None else []
-        if self.retention is not None:
-            book = DeliveryBook(tx.connection)
-            for delivery in book.take_due(user_id, RETENTION, now):
-                shown = self.retention.render(tx, delivery)
+        renderers: list[tuple[str, Callable[[Delivery], tuple[Outgoing, ...] | None]]] = []
+        peer, retention = self.peer, self.retention
+        if peer is not None:
+            renderers.append((PEER, lambda delivery: peer.render(tx, delivery, now)))
+        if retention is not None:
+            renderers.append((RETENTION, lambda delivery: retention.render(tx, delivery)))
+        book = DeliveryBook(tx.connection)
+        said: list[Outgoing] = []
+        for kind, render in renderers:
+            for delivery in book.take_due(user_id, kind, now):
+                shown = render(delivery)
                 if shown:
                     said.extend(shown)
-                else:
-                    book.not_shown(delivery.id, "the reflection is gone")
+                else:  # it no longer applies (a share taken back, a reflection gone)
+                    book.not_shown(delivery.id, "no longer applies")
         return said
 
     def _turn_for(

@@ -10,20 +10,16 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
-from collections.abc import Iterator
-from datetime import UTC, datetime, time
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 from sqlalchemy import Table, func, select
 
-from bot.config import FriendConfig
-from bot.dialogues import Catalog
 from bot.messages import Outgoing, UserRef
 from bot.nudges.dispatcher import Dispatcher
-from bot.nudges.planner import NudgeDefaults, Nudges
+from bot.nudges.planner import Nudges
 from bot.peer import wording
-from bot.peer.commands import Peer
 from bot.peer.people import PeopleError, import_people, read_people
 from bot.service import ConversationService
 from bot.store.friends import FriendBook, Invitation, Request
@@ -38,49 +34,11 @@ from bot.store.models import (
 )
 from bot.store.repository import Store
 from tests.conftest import Clock
-from tests.friends import Colleague, colleague, place
+from tests.friends import Colleague
 from tests.worker import finish_a_reflection
 
 LONG = "I visited the family with my colleague and we went through the plan together carefully."
 MONDAY_MORNING = datetime(2026, 11, 30, 10, 5, tzinfo=UTC)  # a round is due in London
-
-
-@pytest.fixture
-def peer(catalog: Catalog) -> Peer:
-    return Peer(FriendConfig(rounds_every_weeks=2), catalog, "Europe/London")
-
-
-@pytest.fixture
-def deliveries(store: Store, catalog: Catalog, peer: Peer) -> Nudges:
-    defaults = NudgeDefaults(weekdays=frozenset({4}), at=time(14, 0))
-    return Nudges(store, catalog, defaults, weekly=False, peer=peer)
-
-
-@pytest.fixture
-def friendly(
-    store: Store, catalog: Catalog, clock: Clock, peer: Peer, deliveries: Nudges
-) -> Iterator[ConversationService]:
-    service = ConversationService(store, catalog, clock=clock, peer=peer)
-    yield service
-    service.close()
-
-
-@pytest.fixture
-def team(friendly: ConversationService, store: Store) -> dict[str, Colleague]:
-    """Sam (North) asks; Lee manages Sam; Kim (South) and Jo (North) are in the pool."""
-    people = {name: colleague(friendly, name) for name in ("Sam", "Lee", "Kim", "Jo")}
-    place(
-        store,
-        {
-            "Sam": ("North", "Lee"),
-            "Lee": ("South", None),
-            "Kim": ("South", None),
-            "Jo": ("North", None),
-        },
-    )
-    for name in ("Lee", "Kim", "Jo"):
-        assert wording.JOINED in people[name].text(people[name].says("friend join"))
-    return people
 
 
 def tick_as(deliveries: Nudges, clock: Clock, *claimants: str) -> None:

@@ -18,9 +18,9 @@ from bot.peer import notices as told
 from bot.peer import wording
 from bot.peer.friends import Friends, Said, as_id, book
 from bot.peer.inbox import Inbox
-from bot.peer.notices import PEER, Notice
+from bot.peer.notices import Notice
 from bot.peer.sharing import FEEDBACK_DIALOGUE, REPLY_DIALOGUE, Sharing
-from bot.store import DeliveryBook, Transaction
+from bot.store import Transaction
 from bot.store.deliveries import Delivery
 
 HANDLE = r"[A-Za-z0-9_-]{8,32}"
@@ -143,19 +143,6 @@ class Peer:
         if dialogue_id not in PEER_DIALOGUES:
             return []
         return self.sharing.run_finished(tx, user_id, key, now)
-
-    def waiting(self, tx: Transaction, user_id: int, now: datetime) -> list[Outgoing]:
-        """Notices due for this worker, shown in the conversation they are having now
-        (and so never pushed as well)."""
-        said: list[Outgoing] = []
-        book = DeliveryBook(tx.connection)
-        for delivery in book.take_due(user_id, PEER, now):
-            shown = self.render(tx, delivery, now)
-            if shown:
-                said.extend(shown)
-            else:
-                book.not_shown(delivery.id, "no longer applies")
-        return said
 
     def render(
         self, tx: Transaction, delivery: Delivery, now: datetime
