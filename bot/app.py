@@ -19,6 +19,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
 from bot.care.retention import Retention
+from bot.care.settings import care_from
 from bot.config import Config
 from bot.dialogues import Catalog, load_catalog
 from bot.nudges.planner import NudgeDefaults, Nudges
@@ -128,6 +129,7 @@ def build_app(
         nudges=deliveries if deliveries is not None and deliveries.weekly else None,
         peer=peer,
         retention=retention,
+        care=care_from(config.settings.care),
     )
     return App(config=config, store=store, catalog=catalog, service=service, nudges=deliveries)
 

@@ -176,6 +176,7 @@ COMMAND_WORDS = frozenset(
         "friend",
         "export",
         "forget",
+        "support",
     }
 )
 # "journal 3" and "reflect gibbs" read naturally without a slash too; without one, the

@@ -24,6 +24,7 @@ from bot import journal
 from bot.care import export
 from bot.care import wording as care_wording
 from bot.care.retention import RETENTION, Retention
+from bot.care.settings import Care
 from bot.dialogues import Catalog
 from bot.engine import (
     MAX_ANSWER_CHARS,
@@ -143,11 +144,17 @@ class ConversationService:
         nudges: Nudges | None = None,
         peer: Peer | None = None,
         retention: Retention | None = None,
+        care: Care | None = None,
     ) -> None:
+        """`care`: the identifier guard and distress cues, and the support and
+        safeguarding words; without it both checks are off (tests that are not about them)."""
         self.store = store
         self.nudges = nudges
         self.peer = peer
         self.retention = retention
+        self.care = care
+        self.support = (care.support if care else None) or wording.DEFAULT_SUPPORT
+        self.safeguarding = (care.safeguarding if care else None) or wording.DEFAULT_SAFEGUARDING
         self.catalog = catalog
         self.clock = clock
         self.new_key = new_key
@@ -388,6 +395,9 @@ class ConversationService:
             before = answer.messages
             command = Command("reflect", answer.start)
             incoming = replace(incoming, text=f"/reflect {answer.start}")
+        if isinstance(command, Command) and command.name == "support":
+            # Always at hand: a list of phrases misses distress put in new words.
+            return _aside(state, [Outgoing(self.support)])
         if isinstance(command, Command) and command.name == "export":
             return _aside(state, self._export(tx, user_id, now))
         if isinstance(command, Command) and command.name == "forget":
@@ -435,6 +445,10 @@ class ConversationService:
             drafts=() if in_reflection else self._drafts(tx, user_id),
             display_name=None if in_reflection else tx.display_name(user_id),
             max_answer_chars=self.max_answer_chars,
+            identifiers=self.care.identifiers if self.care else None,
+            cues=self.care.cues if self.care else None,
+            support=self.support,
+            safeguarding=self.safeguarding,
         )
         turn = step(state, incoming, context)
         after = self._apply(tx, user_id, turn.effects, now)

@@ -286,3 +286,32 @@ def test_export_arrives_as_telegram_documents_and_slack_files(
         asyncio.run(asyncio.wait_for(scenario(), 60))
     finally:
         service.close()
+
+
+def test_the_running_bot_guards_identifiers_and_answers_distress_with_care(tmp_path: Path) -> None:
+    """`critical-friend chat` as a real process, as build_app wires it: both checks on."""
+    from tests.chat_process import ChatProcess, texts
+
+    def labels(messages: list[dict[str, Any]]) -> list[str]:
+        return [choice["label"] for m in messages for choice in m.get("choices", [])]
+
+    with ChatProcess(tmp_path, "--dialogue", "gibbs_quick", "--user", "alex") as chat:
+        assert "(1 of" in texts(chat.read_until_prompt())
+        found = chat.send("I rang Mrs Patel on 07700 900123 to arrange the visit with her.")
+        assert "07700 900123" in texts(found)
+        assert labels(found)[:3] == ["Redact", "Keep as written", "Edit"]
+        assert "(2 of" in texts(chat.send("Redact"))  # saved, redacted: on to the next
+        cared = chat.send("Honestly I can't go on like this any more.")
+        assert "116 123" in texts(cared)  # the support contacts
+        assert "(3 of" not in texts(cared)  # and no next question in the same turn
+        assert "Carry on" in labels(cared)
+        assert "116 123" in texts(chat.send("support"))
+        chat.send("pause")
+        assert chat.close_stdin() == 0
+    exported = tmp_path / "alex.json"
+    done = run_cli(tmp_path, "export", "--user", "alex", "--out", str(exported))
+    assert done.returncode == 0, done.stderr
+    draft = json.loads(exported.read_bytes())["drafts"][0]
+    assert any("[phone]" in text for text in draft["answers"].values())
+    assert not any("07700" in text for text in draft["answers"].values())
+    assert any("can't go on" in text for text in draft["unsaved"])  # held, not lost

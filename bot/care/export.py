@@ -96,6 +96,7 @@ def markdown(data: dict[str, Any], catalog: Catalog, now: datetime) -> str:
                 "",
             ]
             lines += [f"{text}\n" for text in draft["answers"].values()]
+            lines += [f"*Not yet saved:* {text}\n" for text in draft["unsaved"]]
     friends = data["critical_friends"]
     lines += [
         "## Critical friends",

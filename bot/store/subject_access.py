@@ -94,6 +94,12 @@ def collect(tx: Transaction, user_id: int) -> dict[str, Any]:
             "dialogue": run.dialogue_id,
             "updated_at": _time(run.updated_at),
             "answers": dict((run.state or {}).get("answers", {})),
+            # Written but not yet saved: held for a check, or waiting for a follow-up.
+            "unsaved": [
+                text
+                for key in ("pending_answer", "held_answer")
+                if (text := (run.state or {}).get(key))
+            ],
         }
         for run in tx.drafts(user_id, 1_000)
     ]
