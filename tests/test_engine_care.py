@@ -36,12 +36,12 @@ from bot.engine import (
     RunState,
     SessionState,
     Turn,
-    step,
     wording,
 )
 from bot.engine.effects import AnswerSaved, Effect, RunDiscarded, RunPaused, RunResumed
 from bot.engine.guards import cue_key
-from bot.messages import Choice, Incoming, IncomingKind, Outgoing, UserRef, parse_command
+from bot.messages import Choice, Outgoing, UserRef, parse_command
+from tests.engine_chat import EngineChat
 
 NOW = datetime(2026, 11, 23, 17, 30, tzinfo=UTC)
 USER = UserRef("terminal", "sam", "Sam")
@@ -138,40 +138,12 @@ def asks_a_scripted_question(turn: Turn, dialogue: Dialogue = VISIT) -> bool:
 
 
 @dataclass
-class Chat:
-    """A worker talking to the engine, keeping the state between turns as the service does."""
+class Chat(EngineChat):
+    """A worker talking to the engine (tests/engine_chat.py)."""
 
     ctx: Context = field(default_factory=context)
-    state: SessionState = field(default_factory=SessionState)
-    turns: list[Turn] = field(default_factory=list)
-
-    def send(self, kind: IncomingKind, text: str = "", token: str | None = None) -> Turn:
-        incoming = Incoming(
-            event_id=f"e{len(self.turns)}", user=USER, kind=kind, text=text, in_reply_to=token
-        )
-        turn = step(self.state, incoming, self.ctx)
-        # Through JSON, as the service stores it between messages.
-        self.state = SessionState.from_json(json.loads(json.dumps(turn.state.to_json())))
-        self.turns.append(turn)
-        return turn
-
-    def start(self, dialogue: str = "visit") -> Turn:
-        return self.send(IncomingKind.START, dialogue)
-
-    def says(self, text: str) -> Turn:
-        return self.send(IncomingKind.TEXT, text, self.state.reply_token)
-
-    def presses(self, value: str, token: str | None = None) -> Turn:
-        return self.send(IncomingKind.CHOICE, value, token or self.state.reply_token)
-
-    @property
-    def run(self) -> RunState:
-        assert self.state.run is not None
-        return self.state.run
-
-    @property
-    def effects(self) -> list[Effect]:
-        return [effect for turn in self.turns for effect in turn.effects]
+    user: UserRef = USER
+    dialogue: str = "visit"
 
 
 def at_feeling(chat: Chat | None = None) -> Chat:
