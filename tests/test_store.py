@@ -51,6 +51,8 @@ def test_every_free_text_column_is_encrypted() -> None:
         ("conversations", "state_enc"),
         ("answers", "text_enc"),
         ("reflections", "summary_enc"),
+        ("reflections", "tags_enc"),
+        ("cpd_records", "fields_enc"),
     }
 
 

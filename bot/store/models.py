@@ -173,6 +173,9 @@ reflections = Table(
     Column("started_at", UTCDateTime, nullable=False),
     Column("finished_at", UTCDateTime, nullable=False),
     _encrypted("summary_enc"),
+    # The worker's own labels for it ("supervision", "court"), as an encrypted JSON list:
+    # a tag can name something as private as an answer.
+    _encrypted("tags_enc", nullable=True),
     Index(None, "user_id"),
 )
 
@@ -393,6 +396,24 @@ audit_log = Table(
     Column("action", String(32), nullable=False),
     Column("subject", String(64), nullable=False),
     Index(None, "at"),
+)
+
+
+# A CPD record, laid out like Social Work England's form, drafted from a reflection and
+# edited by the worker. Every field is free text, so all of them are one encrypted JSON
+# object; `activity_date` (the reflection's date, or the worker's) places it in a CPD year.
+cpd_records = Table(
+    "cpd_records",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    _user_fk(),
+    Column("reflection_id", ForeignKey("reflections.id", ondelete="SET NULL"), nullable=True),
+    Column("activity_date", Date, nullable=False),
+    Column("peer", Boolean, nullable=False),  # it includes reflection with a peer
+    _encrypted("fields_enc"),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    Index(None, "user_id", "activity_date"),
 )
 
 
