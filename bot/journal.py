@@ -35,6 +35,7 @@ def render_list(entries: Sequence[JournalEntry], catalog: Catalog, fmt: Format) 
                     "started_at": e.started_at.isoformat(),
                     "finished_at": e.finished_at.isoformat(),
                     "first_line": e.first_line,
+                    "tags": list(e.tags),
                 }
                 for e in entries
             ],
@@ -53,6 +54,7 @@ def render_list(entries: Sequence[JournalEntry], catalog: Catalog, fmt: Format) 
         return "\n".join(lines)
     return "\n".join(
         f"{e.id:>4}  {e.finished_at:%Y-%m-%d}  {title(catalog, e.dialogue_id)}  {_short(e.first_line)}"
+        + (f"  [{', '.join(e.tags)}]" if e.tags else "")
         for e in entries
     )
 

@@ -177,6 +177,8 @@ COMMAND_WORDS = frozenset(
         "export",
         "forget",
         "support",
+        "tag",
+        "untag",
     }
 )
 # "journal 3" and "reflect gibbs" read naturally without a slash too; without one, the
@@ -184,7 +186,9 @@ COMMAND_WORDS = frozenset(
 # helped" or "followup needed" stays an answer. (`settings` reads its own words:
 # bot.nudges.settings.requested.)
 BARE_ARGUMENTS = {
-    "journal": re.compile(r"\d+"),
+    "journal": re.compile(r"\d+|search .+", re.IGNORECASE | re.DOTALL),
+    "tag": re.compile(r"\d{1,18}(?: [\w-]{1,30}){1,10}"),
+    "untag": re.compile(r"\d{1,18}(?: [\w-]{1,30}){1,10}"),
     "reflect": re.compile(r"[\w-]+"),
     "nudge": re.compile(r"tomorrow|skip", re.IGNORECASE),
     "followup": re.compile(r"\d+"),

@@ -20,7 +20,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import TypeVar
 
-from bot import journal
+from bot import journal, journal_search
 from bot.care import export
 from bot.care import wording as care_wording
 from bot.care.retention import RETENTION, Retention
@@ -402,6 +402,13 @@ class ConversationService:
             return _aside(state, self._export(tx, user_id, now))
         if isinstance(command, Command) and command.name == "forget":
             return self._forget(tx, user_id, state, command.argument, now)
+        if isinstance(command, Command) and command.name in {"tag", "untag"}:
+            tagged = (
+                self._tag(tx, user_id, command.argument, add=command.name == "tag")
+                if command.argument.strip()
+                else Outgoing(journal_search.HOW_TO_TAG)
+            )
+            return _aside(state, [tagged])
         if isinstance(command, Command) and command.name == "journal":
             return _aside(state, [self._journal_in_chat(tx, user_id, command.argument)])
         if isinstance(command, Command) and command.name == "followup":
@@ -578,7 +585,49 @@ class ConversationService:
             tx.set_follows(key, check.key)
             tx.set_check_in_status(check.id, "answered")
 
+    def _journal_search(self, tx: Transaction, user_id: int, text: str) -> Outgoing:
+        query = journal_search.parse(text)
+        if query.problems or not text.strip():
+            return Outgoing("\n".join([*query.problems, journal_search.HOW_TO_SEARCH]))
+        found = journal_search.search(tx, user_id, query)
+        if not found:
+            return Outgoing(journal_search.NOTHING_FOUND)
+        heading = journal_search.FOUND.format(count=len(found), s="" if len(found) == 1 else "s")
+        listing = journal.render_list(found, self.catalog, "text")
+        return Outgoing(
+            f"{heading}\n{listing}\n\n{wording.JOURNAL_HOW_TO_OPEN}",
+            shortcuts=journal.shortcuts(found, self.catalog),
+        )
+
+    @staticmethod
+    def _tag(tx: Transaction, user_id: int, argument: str, *, add: bool) -> Outgoing:
+        """`tag 3 court supervision` adds tags to reflection 3; `untag 3 court` takes one off."""
+        number, *words = argument.split()
+        entry = next(
+            (e for e in tx.journal(user_id) if is_reflection_id(number) and e.id == int(number)),
+            None,
+        )
+        if entry is None:
+            return Outgoing(journal_search.NOT_YOURS.format(id=number))
+        good, bad = journal_search.clean_tags(words)
+        if bad:
+            return Outgoing(journal_search.BAD_TAGS.format(bad=", ".join(bad)))
+        tags = list(entry.tags)
+        for tag in good:
+            if add and tag not in tags:
+                tags.append(tag)
+            elif not add and tag in tags:
+                tags.remove(tag)
+        if len(tags) > journal_search.MAX_TAGS:
+            return Outgoing(journal_search.TOO_MANY_TAGS)
+        tx.set_tags(user_id, entry.id, tags)
+        if not tags:
+            return Outgoing(journal_search.NO_TAGS.format(id=entry.id))
+        return Outgoing(journal_search.TAGGED.format(id=entry.id, tags=", ".join(tags)))
+
     def _journal_in_chat(self, tx: Transaction, user_id: int, argument: str) -> Outgoing:
+        if argument.lower().startswith("search"):
+            return self._journal_search(tx, user_id, argument[len("search") :])
         shortcuts: tuple[Choice, ...] = ()
         if is_reflection_id(argument):
             record = tx.reflection(user_id, int(argument))

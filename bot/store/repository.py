@@ -11,7 +11,7 @@ state (locked), and at most an answer, a status change and the new state.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -56,6 +56,7 @@ class JournalEntry:
     started_at: datetime
     finished_at: datetime
     first_line: str
+    tags: tuple[str, ...] = ()
 
 
 # A check-in with the key and model of the reflection whose plan it asks about.
@@ -568,9 +569,22 @@ class Transaction:
                     started_at=row.started_at,
                     finished_at=row.finished_at,
                     first_line=first.strip().splitlines()[0] if first.strip() else "",
+                    tags=self._tags(row.tags_enc),
                 )
             )
         return entries
+
+    def _tags(self, token: bytes | None) -> tuple[str, ...]:
+        return tuple(self.cipher.decrypt_json(token)) if token else ()
+
+    def set_tags(self, user_id: int, reflection_id: int, tags: Sequence[str]) -> bool:
+        """Replace a finished reflection's tags (encrypted); False if it is not theirs."""
+        result = self.connection.execute(
+            update(reflections)
+            .where(reflections.c.id == reflection_id, reflections.c.user_id == user_id)
+            .values(tags_enc=self.cipher.encrypt_json(list(tags)) if tags else None)
+        )
+        return bool(result.rowcount)
 
     def reflection(self, user_id: int, reflection_id: int) -> ReflectionRecord | None:
         row = self.connection.execute(

@@ -1,0 +1,60 @@
+"""Searching one's own journal by words, dates, model and tags, and tagging reflections."""
+
+from __future__ import annotations
+
+from bot.messages import UserRef
+from bot.service import ConversationService
+from bot.store.repository import Store
+from tests.conftest import Clock
+from tests.worker import Worker, finish_a_reflection
+
+SAM = UserRef("terminal", "sam", "Sam")
+
+
+def said(worker: Worker, text: str) -> str:
+    return "\n".join(m.text for m in worker.says(text).messages if m.reply_token is None)
+
+
+def test_search_finds_words_in_the_answers_of_ones_own_reflections_only(
+    service: ConversationService, clock: Clock
+) -> None:
+    finish_a_reflection(service, SAM, "The Court hearing was moved and I felt unprepared for it.")
+    clock.advance(days=40)
+    finish_a_reflection(service, SAM, "Supervision helped me plan the café visit with the family.")
+    finish_a_reflection(service, UserRef("terminal", "kim"), "The court hearing went well for me.")
+    sam = Worker(service, SAM)
+    sam.start()
+    found = said(sam, "journal search court")
+    assert "1 reflection match" in found
+    assert "Court hearing" in found  # its first line, case kept
+    assert "went well" not in found  # Kim's is never searched
+    assert "1 reflection match" in said(sam, "journal search CAFE")  # accents and case aside
+    assert "Nothing in your journal matches" in said(sam, "journal search court supervision")
+    assert "2 reflections match" in said(sam, "journal search model:gibbs_quick")
+    assert "1 reflection match" in said(sam, "journal search from:2026-12-01")
+    assert "dates are written like" in said(sam, "journal search from:yesterday")
+
+
+def test_tags_are_added_searched_taken_off_and_kept_encrypted(
+    service: ConversationService, store: Store
+) -> None:
+    finish_a_reflection(service, SAM, "The hearing was moved and I felt unprepared for it.")
+    sam = Worker(service, SAM)
+    sam.start()
+    with store.transaction() as tx:
+        user_id = tx.find_user(SAM)
+        assert user_id is not None
+        number = tx.journal(user_id)[0].id
+    assert "court, Zanzibar-7" in said(sam, f"tag {number} court Zanzibar-7")
+    assert "1 reflection match" in said(sam, "journal search tag:zanzibar-7")
+    assert "[court, Zanzibar-7]" in said(sam, "journal")
+    assert "There is no reflection 999" in said(sam, "tag 999 court")
+    assert "Tags on reflection" in said(sam, f"untag {number} court")
+    assert "Nothing in your journal matches" in said(sam, "journal search tag:court")
+    with store.engine.connect() as connection:
+        from sqlalchemy import select
+
+        from bot.store.models import reflections
+
+        (token,) = connection.execute(select(reflections.c.tags_enc)).one()
+    assert b"Zanzibar" not in bytes(token)
