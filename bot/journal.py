@@ -20,7 +20,7 @@ def title(catalog: Catalog, dialogue_id: str) -> str:
     return dialogue.title if dialogue else dialogue_id
 
 
-def _short(text: str, width: int = FIRST_LINE_WIDTH) -> str:
+def short(text: str, width: int = FIRST_LINE_WIDTH) -> str:
     return text if len(text) <= width else text[: width - 1].rstrip() + "…"
 
 
@@ -47,13 +47,13 @@ def render_list(entries: Sequence[JournalEntry], catalog: Catalog, fmt: Format) 
     if fmt == "markdown":
         lines = ["| id | date | model | first line |", "| --- | --- | --- | --- |"]
         for e in entries:
-            first = _short(e.first_line).replace("|", "\\|")
+            first = short(e.first_line).replace("|", "\\|")
             lines.append(
                 f"| {e.id} | {e.finished_at:%Y-%m-%d} | {title(catalog, e.dialogue_id)} | {first} |"
             )
         return "\n".join(lines)
     return "\n".join(
-        f"{e.id:>4}  {e.finished_at:%Y-%m-%d}  {title(catalog, e.dialogue_id)}  {_short(e.first_line)}"
+        f"{e.id:>4}  {e.finished_at:%Y-%m-%d}  {title(catalog, e.dialogue_id)}  {short(e.first_line)}"
         + (f"  [{', '.join(e.tags)}]" if e.tags else "")
         for e in entries
     )

@@ -31,6 +31,13 @@ HOW_TO_TAG = (
     "To tag a reflection, type its number and one or more words, for example: "
     "tag 3 court supervision. To take a tag off: untag 3 court."
 )
+EDIT_WHICH = (
+    "Which answer would you like to change? Send, for example: revise {id} 2: and then "
+    "the new version. The earlier one is kept as a revision.\n\n{steps}"
+)
+EDIT_NO_STEP = "Reflection {id} has no answer {step}. Type revise {id} to see its answers."
+EDITED = "Changed. The earlier version is kept, and journal show {id} has the new one."
+EDIT_EMPTY = "The new version is empty, so nothing was changed."
 TAGGED = "Tags on reflection {id}: {tags}."
 NO_TAGS = "Reflection {id} has no tags now."
 NOT_YOURS = "There is no reflection {id} in your journal."

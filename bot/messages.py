@@ -179,6 +179,7 @@ COMMAND_WORDS = frozenset(
         "support",
         "tag",
         "untag",
+        "revise",
     }
 )
 # "journal 3" and "reflect gibbs" read naturally without a slash too; without one, the
@@ -187,6 +188,8 @@ COMMAND_WORDS = frozenset(
 # bot.nudges.settings.requested.)
 BARE_ARGUMENTS = {
     "journal": re.compile(r"\d+|search .+", re.IGNORECASE | re.DOTALL),
+    # Not "edit": that word answers the identifier guard's question.
+    "revise": re.compile(r"\d{1,18}(?: \d{1,3}(?::.*)?)?", re.DOTALL),
     "tag": re.compile(r"\d{1,18}(?: [\w-]{1,30}){1,10}"),
     "untag": re.compile(r"\d{1,18}(?: [\w-]{1,30}){1,10}"),
     "reflect": re.compile(r"[\w-]+"),

@@ -402,6 +402,8 @@ class ConversationService:
             return _aside(state, self._export(tx, user_id, now))
         if isinstance(command, Command) and command.name == "forget":
             return self._forget(tx, user_id, state, command.argument, now)
+        if isinstance(command, Command) and command.name == "revise":
+            return _aside(state, [self._revise(tx, user_id, command.argument, now)])
         if isinstance(command, Command) and command.name in {"tag", "untag"}:
             tagged = (
                 self._tag(tx, user_id, command.argument, add=command.name == "tag")
@@ -598,6 +600,32 @@ class ConversationService:
             f"{heading}\n{listing}\n\n{wording.JOURNAL_HOW_TO_OPEN}",
             shortcuts=journal.shortcuts(found, self.catalog),
         )
+
+    def _revise(self, tx: Transaction, user_id: int, argument: str, now: datetime) -> Outgoing:
+        """`revise 3` lists reflection 3's answers by number; `revise 3 2: new text` replaces
+        answer 2, keeping the earlier text as a revision (as `back` does mid-reflection)."""
+        head, colon, new_text = argument.partition(":")
+        number, _, step_text = head.strip().partition(" ")
+        record = tx.reflection(user_id, int(number)) if is_reflection_id(number) else None
+        if record is None:
+            return Outgoing(journal_search.NOT_YOURS.format(id=number))
+        steps = list(record.answers)
+        if not step_text or not colon:
+            listing = "\n".join(
+                f"{n}. {journal.short(text)}" for n, text in enumerate(record.answers.values(), 1)
+            )
+            return Outgoing(journal_search.EDIT_WHICH.format(id=record.id, steps=listing))
+        position = int(step_text)
+        if not 1 <= position <= len(steps):
+            return Outgoing(journal_search.EDIT_NO_STEP.format(id=record.id, step=position))
+        text = clean_text(new_text).strip()
+        if not text:
+            return Outgoing(journal_search.EDIT_EMPTY)
+        key = tx.reflection_key(user_id, record.id)
+        if key is None:
+            return Outgoing(journal_search.NOT_YOURS.format(id=number))
+        tx.save_answer(key, steps[position - 1], text[: self.max_answer_chars], now)
+        return Outgoing(journal_search.EDITED.format(id=record.id))
 
     @staticmethod
     def _tag(tx: Transaction, user_id: int, argument: str, *, add: bool) -> Outgoing:

@@ -315,3 +315,25 @@ def test_the_running_bot_guards_identifiers_and_answers_distress_with_care(tmp_p
     assert any("[phone]" in text for text in draft["answers"].values())
     assert not any("07700" in text for text in draft["answers"].values())
     assert any("can't go on" in text for text in draft["unsaved"])  # held, not lost
+
+
+def test_typing_edit_at_the_identifier_question_edits_it_and_is_not_a_command(
+    store: Store, catalog: Any, clock: Clock
+) -> None:
+    """Words the guards offer ("edit", "keep") must reach the engine, not a command."""
+    from bot.care.settings import care_from
+    from bot.config import CareConfig
+    from bot.messages import UserRef
+    from tests.worker import Worker
+
+    service = ConversationService(store, catalog, clock=clock, care=care_from(CareConfig()))
+    try:
+        alex = Worker(service, UserRef("terminal", "alex", "Alex"))
+        alex.start("gibbs_quick")
+        alex.says("I rang Mrs Patel on 07700 900123 to arrange the visit.")
+        edited = "\n".join(m.text for m in alex.says("edit").messages)
+        assert "Type the new version" in edited
+        alex.says("I rang the family to arrange the visit.")
+        assert "(2 of" in alex.question.text
+    finally:
+        service.close()

@@ -58,3 +58,26 @@ def test_tags_are_added_searched_taken_off_and_kept_encrypted(
 
         (token,) = connection.execute(select(reflections.c.tags_enc)).one()
     assert b"Zanzibar" not in bytes(token)
+
+
+def test_an_answer_of_a_finished_reflection_is_revised_and_the_earlier_one_kept(
+    service: ConversationService, store: Store
+) -> None:
+    finish_a_reflection(service, SAM, "The hearing was moved and I felt unprepared for it.")
+    sam = Worker(service, SAM)
+    sam.start()
+    with store.transaction() as tx:
+        user_id = tx.find_user(SAM)
+        assert user_id is not None
+        number = tx.journal(user_id)[0].id
+    listed = said(sam, f"revise {number}")
+    assert "1. The hearing was moved" in listed
+    assert "Changed." in said(sam, f"revise {number} 1: The hearing was moved; I asked for help.")
+    assert "has no answer 99" in said(sam, f"revise {number} 99: anything")
+    assert "There is no reflection 999" in said(sam, "revise 999 1: anything")
+    with store.transaction() as tx:
+        record = tx.reflection(user_id, number)
+    assert record is not None
+    first_step = next(iter(record.answers))
+    assert record.answers[first_step] == "The hearing was moved; I asked for help."
+    assert record.revisions[first_step] == ["The hearing was moved and I felt unprepared for it."]

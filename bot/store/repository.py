@@ -574,6 +574,15 @@ class Transaction:
             )
         return entries
 
+    def reflection_key(self, user_id: int, reflection_id: int) -> str | None:
+        """The conversation key of one of the worker's finished reflections."""
+        found = self.connection.scalar(
+            select(conversations.c.key)
+            .join(reflections, reflections.c.conversation_id == conversations.c.id)
+            .where(reflections.c.id == reflection_id, reflections.c.user_id == user_id)
+        )
+        return None if found is None else str(found)
+
     def _tags(self, token: bytes | None) -> tuple[str, ...]:
         return tuple(self.cipher.decrypt_json(token)) if token else ()
 
