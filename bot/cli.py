@@ -25,7 +25,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
-from bot import journal, logs
+from bot import journal, logs, stats_cli
 from bot.app import App, StartupError, build_app, open_database
 from bot.channels.terminal import TerminalChannel
 from bot.config import (
@@ -134,6 +134,8 @@ def parser() -> argparse.ArgumentParser:
         "audit", help="who shared, took back, exported or erased what, and admin actions"
     )
     audit_cmd.add_argument("--format", choices=["text", "json"], default="text")
+
+    stats_cli.add_commands(commands, shared)
 
     nudges = add(
         "nudges", help="the weekly nudges, follow-ups and reminders: how many in each state"
@@ -250,6 +252,8 @@ def _dispatch(args: argparse.Namespace) -> int:
         return _import_people(config, args.file, args.org)
     if args.command == "audit":
         return _audit(config, args.format)
+    if args.command == "stats":
+        return stats_cli.run(config, args)
     app = build_app(config)
     try:
         if args.command == "run" and (config.settings.telegram or config.settings.slack):

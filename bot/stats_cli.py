@@ -14,11 +14,14 @@ from pathlib import Path
 from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 
-from bot import stats
 from bot.app import StartupError, open_database
 from bot.config import Config
 from bot.store.invites import slug_for
 from bot.store.models import organisations, utcnow
+
+# The command line is built on every start (chat, run): the figures and the chart are
+# only loaded when `stats` itself runs.
+MAX_WEEKS = 104
 
 EXIT_OK, EXIT_FIX_FIRST = 0, 2
 
@@ -49,21 +52,21 @@ def add_commands(
         type=_weeks,
         default=12,
         metavar="N",
-        help=f"how many weeks back, the current one included (default 12, at most {stats.MAX_WEEKS})",
+        help=f"how many weeks back, the current one included (default 12, at most {MAX_WEEKS})",
     )
     command.add_argument("--org", metavar="NAME", help="one organisation (default: all of them)")
 
 
 def _weeks(text: str) -> int:
-    if not text.isdecimal() or not 1 <= int(text) <= stats.MAX_WEEKS:
-        raise argparse.ArgumentTypeError(
-            f"'{text}' is not a number of weeks from 1 to {stats.MAX_WEEKS}"
-        )
+    if not text.isdecimal() or not 1 <= int(text) <= MAX_WEEKS:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a number of weeks from 1 to {MAX_WEEKS}")
     return int(text)
 
 
 def run(config: Config, args: argparse.Namespace, *, now: datetime | None = None) -> int:
     """Print the figures (and write the chart); `now` is for tests, else the clock's."""
+    from bot import stats
+
     now = now or utcnow()
     try:
         engine = open_database(config)

@@ -504,3 +504,9 @@ def test_weeks_must_be_a_number_from_1_to_104(
         stats_command("--weeks", weeks)
     assert stopped.value.code == 2
     assert "from 1 to 104" in capsys.readouterr().err
+
+
+def test_the_command_line_knows_the_same_longest_period_as_the_figures() -> None:
+    from bot import stats, stats_cli
+
+    assert stats_cli.MAX_WEEKS == stats.MAX_WEEKS
