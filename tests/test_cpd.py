@@ -764,3 +764,17 @@ def test_cpd_export_refuses_a_year_that_is_not_one(
         _args(tmp_path, "--year", "26", "--out", "x.pdf")
     assert stopped.value.code == 2
     assert "'26' is not a year such as 2026" in capsys.readouterr().err
+
+
+def test_cpd_export_passes_over_a_time_zone_this_machine_does_not_know(
+    app: App, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    today = local_date(datetime.now(UTC), "Europe/London")
+    _sam_records(app, _record(today))
+    with app.store.transaction() as tx:
+        user_id = tx.find_user(SAM)
+        assert user_id is not None
+        tx.set_timezone(user_id, "Mars/Olympus_Mons")
+        assert CpdBook(tx).timezone(user_id, "Europe/London") == "Europe/London"
+    out = tmp_path / "now.md"
+    assert cpd_cli.run(app, _args(tmp_path, "--user", "sam", "--out", str(out))) == 0

@@ -9,9 +9,10 @@ Each field is taken from the answers to named steps of the reflective model the 
 used (`RECIPES`). A model written later by an organisation falls back on step ids that
 mean the same thing in any model (`what_happened`, `learnt`, `plan`...), and then on
 position: the first answer describes what happened, the last ones are what was learnt
-and what comes next. Choice answers ("In a week") are never drafted from. Long answers
-are cut at a sentence boundary, so a draft reads as the worker wrote it; the worker
-edits any field before it is saved. Nothing here reads the clock or the database.
+and what comes next. Answers to a known model's choices ("In a week") are never
+drafted from. Long answers are cut at a sentence boundary, so a draft reads as the
+worker wrote it; the worker edits any field before it is saved. Nothing here reads the
+clock or the database.
 """
 
 from __future__ import annotations

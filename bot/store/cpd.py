@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy import delete, insert, select, update
 
 from bot.cpd.draft import CpdFields
+from bot.nudges.schedule import is_zone
 from bot.store.deliveries import NudgeSettingsBook
 from bot.store.models import cpd_records, reflections
 from bot.store.repository import Transaction
@@ -134,7 +135,10 @@ class CpdBook:
         """The worker's time zone, as their nudges use it: their own setting, the one their
         chat app reported, else the organisation's."""
         own = NudgeSettingsBook(self.connection).get(user_id)
-        return (own.timezone if own is not None else None) or self.tx.timezone(user_id) or default
+        for zone in (own.timezone if own is not None else None, self.tx.timezone(user_id)):
+            if zone and is_zone(zone):  # a zone this machine no longer knows is passed over
+                return zone
+        return default
 
     # ---- encryption ------------------------------------------------------------------
 
