@@ -130,6 +130,7 @@ def build_app(
         peer=peer,
         retention=retention,
         care=care_from(config.settings.care),
+        timezone=config.settings.nudges.timezone,
     )
     return App(config=config, store=store, catalog=catalog, service=service, nudges=deliveries)
 

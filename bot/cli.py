@@ -36,6 +36,7 @@ from bot.config import (
     default_dialogues,
     load_config,
 )
+from bot.cpd import cli as cpd_cli
 from bot.dialogues.loader import DialogueError, dialogue_files, load_dialogue
 from bot.messages import UserRef
 from bot.service import is_reflection_id
@@ -136,6 +137,7 @@ def parser() -> argparse.ArgumentParser:
     audit_cmd.add_argument("--format", choices=["text", "json"], default="text")
 
     stats_cli.add_commands(commands, shared)
+    cpd_cli.add_commands(commands, shared)
 
     nudges = add(
         "nudges", help="the weekly nudges, follow-ups and reminders: how many in each state"
@@ -273,6 +275,8 @@ def _dispatch(args: argparse.Namespace) -> int:
             return _journal(app, args)
         if args.command == "export":
             return _export(app, args)
+        if args.command == "cpd":
+            return cpd_cli.run(app, args)
         if args.command == "keys":
             count = rotate_keys(app.store.engine, app.store.cipher)
             with app.store.transaction() as tx:

@@ -180,6 +180,7 @@ COMMAND_WORDS = frozenset(
         "tag",
         "untag",
         "revise",
+        "cpd",
     }
 )
 # "journal 3" and "reflect gibbs" read naturally without a slash too; without one, the
@@ -188,6 +189,10 @@ COMMAND_WORDS = frozenset(
 # bot.nudges.settings.requested.)
 BARE_ARGUMENTS = {
     "journal": re.compile(r"\d+|search .+", re.IGNORECASE | re.DOTALL),
+    "cpd": re.compile(
+        r"new \d{1,18}|save \d{1,18}|show \d{1,18}|export(?: (?:pdf|md))?|edit \d{1,18} \w+:.*",
+        re.IGNORECASE | re.DOTALL,
+    ),
     # Not "edit": that word answers the identifier guard's question.
     "revise": re.compile(r"\d{1,18}(?: \d{1,3}(?::.*)?)?", re.DOTALL),
     "tag": re.compile(r"\d{1,18}(?: [\w-]{1,30}){1,10}"),

@@ -25,6 +25,7 @@ from bot.care import export
 from bot.care import wording as care_wording
 from bot.care.retention import RETENTION, Retention
 from bot.care.settings import Care
+from bot.cpd import chat as cpd_chat
 from bot.dialogues import Catalog
 from bot.engine import (
     MAX_ANSWER_CHARS,
@@ -145,6 +146,7 @@ class ConversationService:
         peer: Peer | None = None,
         retention: Retention | None = None,
         care: Care | None = None,
+        timezone: str = "Europe/London",
     ) -> None:
         """`care`: the identifier guard and distress cues, and the support and
         safeguarding words; without it both checks are off (tests that are not about them)."""
@@ -153,6 +155,7 @@ class ConversationService:
         self.peer = peer
         self.retention = retention
         self.care = care
+        self.timezone = timezone  # the organisation's, for workers whose own is not known
         self.support = (care.support if care else None) or wording.DEFAULT_SUPPORT
         self.safeguarding = (care.safeguarding if care else None) or wording.DEFAULT_SAFEGUARDING
         self.catalog = catalog
@@ -402,6 +405,9 @@ class ConversationService:
             return _aside(state, self._export(tx, user_id, now))
         if isinstance(command, Command) and command.name == "forget":
             return self._forget(tx, user_id, state, command.argument, now)
+        if isinstance(command, Command) and command.name == "cpd":
+            said = cpd_chat.answer(tx, user_id, command.argument, now, self.catalog, self.timezone)
+            return _aside(state, said)
         if isinstance(command, Command) and command.name == "revise":
             return _aside(state, [self._revise(tx, user_id, command.argument, now)])
         if isinstance(command, Command) and command.name in {"tag", "untag"}:
