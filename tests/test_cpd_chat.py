@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 from bot.messages import UserRef
 from bot.service import ConversationService
 from bot.store.repository import Store
@@ -48,5 +50,8 @@ def test_a_reflection_becomes_a_cpd_record_that_is_counted_edited_and_exported(
     assert files[0].filename.endswith(".pdf")
     pages = "".join(page.extract_text() for page in PdfReader(io.BytesIO(files[0].content)).pages)
     assert "To ask for help before the visit." in pages
+    exported = [m.attachment for m in sam.says("export").messages if m.attachment]
+    (kept,) = json.loads(exported[0].content)["cpd_records"]
+    assert kept["learnt"] == "To ask for help before the visit."
     assert "There is no CPD record 999" in said(sam, "cpd show 999")
     assert "There is no reflection 999" in said(sam, "cpd new 999")

@@ -121,6 +121,16 @@ def markdown(data: dict[str, Any], catalog: Catalog, now: datetime) -> str:
             "",
         ]
         lines += [f"{text}\n" for text in given["answers"].values()]
+    if data.get("cpd_records"):
+        lines += ["", "## CPD records", ""]
+        for record in data["cpd_records"]:
+            lines += [f"### {record['title']}, {record['activity_date']}", ""]
+            lines += [
+                f"**{key.replace('_', ' ').capitalize()}:** {value}"
+                for key, value in record.items()
+                if key not in {"id", "reflection_id", "title", "activity_date"} and value
+            ]
+            lines.append("")
     lines += ["", "## Record of actions", ""]
     lines += [f"- {_day(e['at'])}: {e['action']} ({e['subject']})" for e in data["audit"]] or [
         "None."

@@ -11,12 +11,14 @@ worker's own conversations (see `erase`).
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import delete, or_, select, update
 
+from bot.cpd.draft import FIELDS
 from bot.store import audit
+from bot.store.cpd import CpdBook
 from bot.store.models import (
     deliveries,
     feedback,
@@ -142,6 +144,14 @@ def collect(tx: Transaction, user_id: int) -> dict[str, Any]:
         "reflections": reflections,
         "drafts": drafts,
         "critical_friends": _friends(tx, user_id),
+        "cpd_records": [
+            {
+                "id": record.id,
+                "reflection_id": record.reflection_id,
+                **{name: record.fields.text_of(name) for name, _ in FIELDS},
+            }
+            for record in CpdBook(tx).list_for(user_id, date.min, date.max)
+        ],
         "audit": [
             {"at": _time(e.at), "actor": e.actor, "action": e.action, "subject": e.subject}
             for e in audit.about(connection, user_id)
