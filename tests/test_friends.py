@@ -34,6 +34,24 @@ def run_tick(dispatcher: Dispatcher) -> None:
     asyncio.run(dispatcher.tick())
 
 
+def pair(team: dict[str, Colleague]) -> None:
+    """Sam asks for a critical friend and Kim, the first one asked, says yes."""
+    sam, kim = team["Sam"], team["Kim"]
+    sam.says("friend")
+    kim.says(kim.button(kim.check_inbox(), wording.ACCEPT))
+    sam.check_inbox()
+
+
+def share_with_kim(team: dict[str, Colleague], friendly: ConversationService) -> list[Outgoing]:
+    """Sam finishes a reflection, asks, Kim accepts, Sam shares it: what Kim is told."""
+    sam, kim = team["Sam"], team["Kim"]
+    finish_a_reflection(friendly, sam.worker.user, LONG)
+    pair(team)
+    confirm = sam.says(sam.button(sam.says("friend share"), "·"))
+    sam.says(sam.button(confirm, "Yes, share"))
+    return kim.check_inbox()
+
+
 def test_joining_and_leaving_the_pool(team: dict[str, Colleague]) -> None:
     kim = team["Kim"]
     assert kim.text(kim.says("friend join")) == wording.JOINED_ALREADY
@@ -109,9 +127,7 @@ def test_a_reflection_is_shared_only_after_the_author_confirms_it(
 ) -> None:
     sam, kim = team["Sam"], team["Kim"]
     finish_a_reflection(friendly, sam.worker.user, LONG)
-    sam.says("friend")
-    kim.says(kim.button(kim.check_inbox(), wording.ACCEPT))
-    sam.check_inbox()
+    pair(team)
     listed = sam.says("friend share")
     confirm = sam.says(sam.button(listed, "·"))
     assert "with Kim?" in sam.text(confirm)
@@ -130,9 +146,7 @@ def test_taking_a_share_back_stops_access_at_once(
 ) -> None:
     sam, kim = team["Sam"], team["Kim"]
     finish_a_reflection(friendly, sam.worker.user, LONG)
-    sam.says("friend")
-    kim.says(kim.button(kim.check_inbox(), wording.ACCEPT))
-    sam.check_inbox()
+    pair(team)
     confirm = sam.says(sam.button(sam.says("friend share"), "·"))
     shared = sam.says(sam.button(confirm, "Yes, share"))
     notice = kim.check_inbox()
@@ -144,14 +158,8 @@ def test_taking_a_share_back_stops_access_at_once(
 def test_refusals_never_tell_whether_an_item_exists(
     team: dict[str, Colleague], friendly: ConversationService, clock: Clock
 ) -> None:
-    sam, kim, jo = team["Sam"], team["Kim"], team["Jo"]
-    finish_a_reflection(friendly, sam.worker.user, LONG)
-    sam.says("friend")
-    kim.says(kim.button(kim.check_inbox(), wording.ACCEPT))
-    sam.check_inbox()
-    confirm = sam.says(sam.button(sam.says("friend share"), "·"))
-    sam.says(sam.button(confirm, "Yes, share"))
-    open_it = kim.button(kim.check_inbox(), wording.OPEN_IT)
+    kim, jo = team["Kim"], team["Jo"]
+    open_it = kim.button(share_with_kim(team, friendly), wording.OPEN_IT)
     token = open_it.split()[-1]
     guessed = "AAAAAAAAAAAAAAAA"
     for attempt in (
@@ -174,14 +182,8 @@ def test_a_worker_of_another_organisation_cannot_open_a_share(
     from bot.store.friends import FriendBook
     from bot.store.invites import InviteBook
 
-    sam, kim = team["Sam"], team["Kim"]
-    finish_a_reflection(friendly, sam.worker.user, LONG)
-    sam.says("friend")
-    kim.says(kim.button(kim.check_inbox(), wording.ACCEPT))
-    sam.check_inbox()
-    confirm = sam.says(sam.button(sam.says("friend share"), "·"))
-    sam.says(sam.button(confirm, "Yes, share"))
-    open_it = kim.button(kim.check_inbox(), wording.OPEN_IT)
+    kim = team["Kim"]
+    open_it = kim.button(share_with_kim(team, friendly), wording.OPEN_IT)
     # Kim moves to another organisation (an admin's change): the share is out of reach.
     with store.transaction() as tx:
         other = InviteBook(tx.connection).organisation("Elsewhere", "x", datetime.now(UTC))
@@ -200,9 +202,7 @@ def test_ending_a_pairing_tells_the_other_and_stops_sharing(
     team: dict[str, Colleague], friendly: ConversationService, store: Store
 ) -> None:
     sam, kim = team["Sam"], team["Kim"]
-    sam.says("friend")
-    kim.says(kim.button(kim.check_inbox(), wording.ACCEPT))
-    sam.check_inbox()
+    pair(team)
     assert "has ended" in sam.text(sam.says("friend end"))
     assert "Sam has ended your critical-friend pairing" in kim.text(kim.check_inbox())
     assert sam.text(sam.says("friend share")) == wording.NO_PAIRING
@@ -212,9 +212,7 @@ def test_a_week_in_both_are_asked_whether_they_talked_then_the_pairing_ends(
     team: dict[str, Colleague], clock: Clock, tick: Dispatcher
 ) -> None:
     sam, kim = team["Sam"], team["Kim"]
-    sam.says("friend")
-    kim.says(kim.button(kim.check_inbox(), wording.ACCEPT))
-    sam.check_inbox()
+    pair(team)
     clock.advance(days=7, minutes=1)
     question = sam.check_inbox()
     assert "Did you get to talk?" in sam.text(question)
@@ -263,9 +261,7 @@ def test_shares_are_only_made_of_the_workers_own_finished_reflections(
 ) -> None:
     sam, kim = team["Sam"], team["Kim"]
     finish_a_reflection(friendly, kim.worker.user, LONG)
-    sam.says("friend")
-    kim.says(kim.button(kim.check_inbox(), wording.ACCEPT))
-    sam.check_inbox()
+    pair(team)
     assert sam.text(sam.says("friend share")) == wording.NOTHING_TO_SHARE
     with store.transaction() as tx:
         kim_id = tx.find_user(kim.worker.user)
@@ -274,18 +270,6 @@ def test_shares_are_only_made_of_the_workers_own_finished_reflections(
     assert sam.text(sam.says(f"friend share {kims}")) == wording.NOT_AVAILABLE
     with store.engine.connect() as connection:
         assert connection.scalar(select(func.count()).select_from(shares)) == 0
-
-
-def share_with_kim(team: dict[str, Colleague], friendly: ConversationService) -> list[Outgoing]:
-    """Sam finishes a reflection, asks, Kim accepts, Sam shares it: what Kim is told."""
-    sam, kim = team["Sam"], team["Kim"]
-    finish_a_reflection(friendly, sam.worker.user, LONG)
-    sam.says("friend")
-    kim.says(kim.button(kim.check_inbox(), wording.ACCEPT))
-    sam.check_inbox()
-    confirm = sam.says(sam.button(sam.says("friend share"), "·"))
-    sam.says(sam.button(confirm, "Yes, share"))
-    return kim.check_inbox()
 
 
 def test_feedback_is_guided_blame_is_questioned_and_the_author_answers_once(
