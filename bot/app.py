@@ -131,6 +131,7 @@ def build_app(
         retention=retention,
         care=care_from(config.settings.care),
         timezone=config.settings.nudges.timezone,
+        admins=config.settings.admins,
     )
     return App(config=config, store=store, catalog=catalog, service=service, nudges=deliveries)
 

@@ -303,6 +303,20 @@ class Settings(BaseModel):
     friends: FriendConfig = FriendConfig()
     retention: RetentionConfig = RetentionConfig()
     care: CareConfig = CareConfig()
+    # Who may see the organisation's figures in chat (`/stats`): how the bot knows them,
+    # as in `people import` ("telegram:12345", "slack:T0123:U0456", "terminal:alex").
+    admins: tuple[str, ...] = ()
+
+    @field_validator("admins")
+    @classmethod
+    def _admin_shape(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for admin in value:
+            channel, _, external_id = admin.partition(":")
+            if channel not in {"telegram", "slack", "terminal"} or not external_id:
+                raise ValueError(
+                    f"{admin!r}: write an admin as telegram:ID, slack:TEAM:USER or terminal:NAME"
+                )
+        return value
 
     @field_validator("database_url")
     @classmethod

@@ -14,7 +14,7 @@ import asyncio
 import logging
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from datetime import datetime
@@ -52,6 +52,7 @@ from bot.engine.effects import (
 )
 from bot.messages import (
     Admission,
+    Attachment,
     Choice,
     Command,
     Gate,
@@ -59,6 +60,7 @@ from bot.messages import (
     IncomingKind,
     Outgoing,
     Reply,
+    UnknownCommand,
     UserRef,
     parse_command,
 )
@@ -83,6 +85,7 @@ from bot.store import (
     subject_access,
     utcnow,
 )
+from bot.store.friends import FriendBook
 
 log = logging.getLogger(__name__)
 
@@ -147,6 +150,7 @@ class ConversationService:
         retention: Retention | None = None,
         care: Care | None = None,
         timezone: str = "Europe/London",
+        admins: Collection[str] = (),
     ) -> None:
         """`care`: the identifier guard and distress cues, and the support and
         safeguarding words; without it both checks are off (tests that are not about them)."""
@@ -156,6 +160,7 @@ class ConversationService:
         self.retention = retention
         self.care = care
         self.timezone = timezone  # the organisation's, for workers whose own is not known
+        self.admins = frozenset(admins)  # "channel:external id" of who may see `stats`
         self.support = (care.support if care else None) or wording.DEFAULT_SUPPORT
         self.safeguarding = (care.safeguarding if care else None) or wording.DEFAULT_SAFEGUARDING
         self.catalog = catalog
@@ -387,6 +392,11 @@ class ConversationService:
         text = clean_text(incoming.text)
         command = parse_command(text) if incoming.kind is IncomingKind.TEXT else None
         before: list[Outgoing] = []
+        admin = f"{incoming.user.channel}:{incoming.user.external_id}" in self.admins
+        if isinstance(command, UnknownCommand) and command.name == "stats" and admin:
+            # Anyone else gets the engine's "I don't know that command": nothing says
+            # the command exists.
+            return _aside(state, [self._stats(tx, user_id, now)])
         if isinstance(command, Command) and command.name == "friend":
             if self.peer is None:
                 return _aside(state, [Outgoing(peer_wording.NOT_ON)])
@@ -485,6 +495,22 @@ class ConversationService:
             waiting=turn.state.mode is not Mode.IDLE,
             stale=turn.stale,
         )
+
+    def _stats(self, tx: Transaction, user_id: int, now: datetime) -> Outgoing:
+        """An admin's `/stats`: their organisation's figures, counts only, and the chart."""
+        from bot import stats  # loaded only when an admin asks
+
+        organisation_id = FriendBook(tx.connection).organisation_of(user_id)
+        found = stats.collect(
+            tx.connection, now, organisation_id=organisation_id, zone=self.timezone
+        )
+        audit.record(
+            tx.connection, now, "stats", f"organisation:{organisation_id}", actor_id=user_id
+        )
+        chart = Attachment(
+            f"participation-{now:%Y-%m-%d}.png", stats.chart_png(found), stats.MEDIA_TYPE
+        )
+        return Outgoing(f"{stats.render_text(found)}\n\n{stats.CAPTION}", attachment=chart)
 
     def _export(self, tx: Transaction, user_id: int, now: datetime) -> list[Outgoing]:
         """`export`: a copy of everything kept about the worker, as two files."""

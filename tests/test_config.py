@@ -333,3 +333,18 @@ def test_default_nudge_days_that_working_days_only_rules_out_are_refused(tmp_pat
     (problem,) = raised.value.problems
     assert "working_days_only leaves none of these days" in str(problem)
     assert str(problem).startswith(f"{config}:")
+
+
+def test_an_admin_written_wrongly_and_a_missing_cues_file_exit_2_with_file_and_line(
+    tmp_path: Path,
+) -> None:
+    file = tmp_path / "config.yaml"
+    file.write_text("admins:\n  - boss\n")
+    result = run_cli(tmp_path, "--config", str(file), "journal")
+    assert result.returncode == 2
+    assert result.stderr.decode().startswith(f"{file}:1: admins: 'boss': write an admin as")
+    file.write_text("care:\n  cues_file: our-cues.yaml\n")
+    result = run_cli(tmp_path, "--config", str(file), "journal")
+    assert result.returncode == 2
+    assert "our-cues.yaml" in result.stderr.decode()
+    assert b"Traceback" not in result.stderr

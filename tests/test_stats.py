@@ -18,6 +18,7 @@ from sqlalchemy import insert, select, update
 
 from bot import stats
 from bot.config import load_config
+from bot.dialogues import Catalog
 from bot.messages import UserRef
 from bot.nudges.dispatcher import Dispatcher
 from bot.peer import wording as peer_wording
@@ -510,3 +511,30 @@ def test_the_command_line_knows_the_same_longest_period_as_the_figures() -> None
     from bot import stats, stats_cli
 
     assert stats_cli.MAX_WEEKS == stats.MAX_WEEKS
+
+
+def test_an_admin_gets_the_figures_and_chart_in_chat_and_nobody_else_learns_of_it(
+    store: Store, catalog: Catalog, clock: Clock
+) -> None:
+    from bot.messages import UserRef
+    from bot.service import ConversationService
+    from tests.worker import Worker, finish_a_reflection
+
+    service = ConversationService(store, catalog, clock=clock, admins=["terminal:boss"])
+    try:
+        finish_a_reflection(service, UserRef("terminal", "sam", "Sam"), "Quillwort-8812 was hard.")
+        boss = Worker(service, UserRef("terminal", "boss", "Boss"))
+        boss.start()
+        (figures,) = [m for m in boss.says("/stats").messages if m.attachment is not None]
+        assert "Reflections finished" in figures.text
+        assert figures.attachment is not None
+        assert figures.attachment.content.startswith(b"\x89PNG")
+        assert "Quillwort" not in figures.text
+        sam = Worker(service, UserRef("terminal", "sam", "Sam"))
+        sam.start()
+        refused = "\n".join(m.text for m in sam.says("/stats").messages)
+        unknown = "\n".join(m.text for m in sam.says("/nosuchcommand").messages)
+        assert refused.replace("stats", "X") == unknown.replace("nosuchcommand", "X")
+        assert not any(m.attachment for m in sam.says("/stats").messages)
+    finally:
+        service.close()
