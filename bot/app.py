@@ -21,6 +21,8 @@ from sqlalchemy.exc import ArgumentError
 from bot.care.retention import Retention
 from bot.care.settings import care_from
 from bot.config import Config
+from bot.cpd.chat import Policy
+from bot.cpd.year import YearStart
 from bot.dialogues import Catalog, load_catalog
 from bot.nudges.planner import NudgeDefaults, Nudges
 from bot.peer.commands import Peer
@@ -132,6 +134,11 @@ def build_app(
         care=care_from(config.settings.care),
         timezone=config.settings.nudges.timezone,
         admins=config.settings.admins,
+        cpd=Policy(
+            YearStart(*config.settings.cpd.start),
+            config.settings.cpd.records_a_year,
+            config.settings.cpd.with_peer,
+        ),
     )
     return App(config=config, store=store, catalog=catalog, service=service, nudges=deliveries)
 

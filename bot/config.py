@@ -11,6 +11,7 @@ import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 from typing import Any, Literal
 
@@ -247,6 +248,34 @@ class CareConfig(BaseModel):
     safeguarding: str | None = Field(default=None, min_length=1, max_length=2000)
 
 
+class CpdConfig(BaseModel):
+    """The `cpd:` section: the registration year and what it asks for (Social Work
+    England: from 1 December, at least two records, one with peer reflection)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    year_starts: str = "12-01"  # month-day
+    records_a_year: int = Field(default=2, ge=1, le=50)
+    with_peer: int = Field(default=1, ge=0, le=50)
+
+    @field_validator("year_starts")
+    @classmethod
+    def _month_day(cls, value: str) -> str:
+        match = re.fullmatch(r"(\d{2})-(\d{2})", value)
+        if match is None:
+            raise ValueError("write the day a CPD year starts as MM-DD, such as 12-01")
+        try:
+            date(2001, int(match[1]), int(match[2]))
+        except ValueError:
+            raise ValueError(f"{value} is not a day that comes every year") from None
+        return value
+
+    @property
+    def start(self) -> tuple[int, int]:
+        month, day = self.year_starts.split("-")
+        return int(month), int(day)
+
+
 class RetentionConfig(BaseModel):
     """The `retention:` section: how long finished reflections are kept."""
 
@@ -303,6 +332,7 @@ class Settings(BaseModel):
     friends: FriendConfig = FriendConfig()
     retention: RetentionConfig = RetentionConfig()
     care: CareConfig = CareConfig()
+    cpd: CpdConfig = CpdConfig()
     # Who may see the organisation's figures in chat (`/stats`): how the bot knows them,
     # as in `people import` ("telegram:12345", "slack:T0123:U0456", "terminal:alex").
     admins: tuple[str, ...] = ()

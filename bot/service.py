@@ -151,6 +151,7 @@ class ConversationService:
         care: Care | None = None,
         timezone: str = "Europe/London",
         admins: Collection[str] = (),
+        cpd: cpd_chat.Policy | None = None,
     ) -> None:
         """`care`: the identifier guard and distress cues, and the support and
         safeguarding words; without it both checks are off (tests that are not about them)."""
@@ -161,6 +162,7 @@ class ConversationService:
         self.care = care
         self.timezone = timezone  # the organisation's, for workers whose own is not known
         self.admins = frozenset(admins)  # "channel:external id" of who may see `stats`
+        self.cpd = cpd or cpd_chat.Policy()
         self.support = (care.support if care else None) or wording.DEFAULT_SUPPORT
         self.safeguarding = (care.safeguarding if care else None) or wording.DEFAULT_SAFEGUARDING
         self.catalog = catalog
@@ -416,7 +418,9 @@ class ConversationService:
         if isinstance(command, Command) and command.name == "forget":
             return self._forget(tx, user_id, state, command.argument, now)
         if isinstance(command, Command) and command.name == "cpd":
-            said = cpd_chat.answer(tx, user_id, command.argument, now, self.catalog, self.timezone)
+            said = cpd_chat.answer(
+                tx, user_id, command.argument, now, self.catalog, self.timezone, self.cpd
+            )
             return _aside(state, said)
         if isinstance(command, Command) and command.name == "revise":
             return _aside(state, [self._revise(tx, user_id, command.argument, now)])

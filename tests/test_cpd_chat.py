@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
+from bot.dialogues import Catalog
 from bot.messages import UserRef
 from bot.service import ConversationService
 from bot.store.repository import Store
+from tests.conftest import Clock
 from tests.worker import Worker, finish_a_reflection
 
 SAM = UserRef("terminal", "sam", "Sam")
@@ -55,3 +58,31 @@ def test_a_reflection_becomes_a_cpd_record_that_is_counted_edited_and_exported(
     assert kept["learnt"] == "To ask for help before the visit."
     assert "There is no CPD record 999" in said(sam, "cpd show 999")
     assert "There is no reflection 999" in said(sam, "cpd new 999")
+
+
+def test_another_regulators_year_and_requirements_come_from_the_policy(
+    store: Store, catalog: Catalog, clock: Clock
+) -> None:
+    from bot.cpd.chat import Policy
+    from bot.cpd.year import YearStart
+
+    service = ConversationService(
+        store, catalog, clock=clock, cpd=Policy(YearStart(4, 1), required=3, required_peer=0)
+    )
+    try:
+        sam = Worker(service, SAM)
+        sam.start()
+        said_now = said(sam, "cpd")
+        assert "1 April 2026 to 31 March 2027" in said_now
+    finally:
+        service.close()
+
+
+def test_a_cpd_year_start_that_is_not_a_day_every_year_is_refused(tmp_path: Path) -> None:
+    from tests.chat_process import run_cli
+
+    file = tmp_path / "config.yaml"
+    file.write_text('cpd:\n  year_starts: "02-29"\n')
+    result = run_cli(tmp_path, "--config", str(file), "journal")
+    assert result.returncode == 2
+    assert "02-29 is not a day that comes every year" in result.stderr.decode()

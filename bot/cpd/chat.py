@@ -11,11 +11,12 @@ reflection, saved, changed field by field, and the year as a file.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 
 from bot.cpd import render
 from bot.cpd.draft import FIELDS, LABELS, CpdFields, draft
-from bot.cpd.year import local_date, track, year_of
+from bot.cpd.year import SOCIAL_WORK_ENGLAND, YearStart, local_date, track, year_of
 from bot.dialogues import Catalog
 from bot.messages import Choice, Outgoing
 from bot.store import Transaction
@@ -43,8 +44,23 @@ def _show(fields: CpdFields) -> str:
     )
 
 
+@dataclass(frozen=True, slots=True)
+class Policy:
+    """What the regulator asks (from `cpd:` in the config)."""
+
+    start: YearStart = SOCIAL_WORK_ENGLAND
+    required: int = 2
+    required_peer: int = 1
+
+
 def answer(
-    tx: Transaction, user_id: int, argument: str, now: datetime, catalog: Catalog, zone: str
+    tx: Transaction,
+    user_id: int,
+    argument: str,
+    now: datetime,
+    catalog: Catalog,
+    zone: str,
+    policy: Policy = Policy(),
 ) -> list[Outgoing]:
     book = CpdBook(tx)
     zone = book.timezone(user_id, zone)
@@ -86,7 +102,7 @@ def answer(
         except ValueError as problem:  # a sentence for the worker: an empty title, a bad date
             return [Outgoing(str(problem))]
         return [Outgoing(CHANGED)]
-    year = year_of(today)
+    year = year_of(today, policy.start)
     records = book.list_for(user_id, year.start, year.end)
     if verb == "export":
         fmt: render.Format = "md" if rest.lower() in {"md", "markdown"} else "pdf"
@@ -102,5 +118,11 @@ def answer(
     listing = "\n".join(
         f"  {r.id}. {r.fields.title} ({r.fields.text_of('activity_date')})" for r in records
     )
-    said = track(records, today).describe()
+    said = track(
+        records,
+        today,
+        start=policy.start,
+        required=policy.required,
+        required_peer=policy.required_peer,
+    ).describe()
     return [Outgoing("\n\n".join(part for part in (said, listing, HOW_TO) if part))]

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from bot.cpd.draft import CpdFields
-from bot.cpd.year import CpdYear, local_date, year_of, year_range
+from bot.cpd.year import CpdYear, YearStart, local_date, year_of, year_range
 from bot.store import KeyringError, StorageError, audit
 from bot.store.cpd import CpdBook, StoredCpd
 from bot.store.models import utcnow
@@ -92,7 +92,10 @@ def _export(app: App, args: argparse.Namespace) -> int:
             print(f"Nobody called {user.external_id} has used the bot here.", file=sys.stderr)
             return EXIT_PROBLEMS
         book = CpdBook(tx)
-        year = _chosen_year(args.year, book.timezone(user_id, app.config.settings.nudges.timezone))
+        start = YearStart(*app.config.settings.cpd.start)
+        year = _chosen_year(
+            args.year, book.timezone(user_id, app.config.settings.nudges.timezone), start
+        )
         records = book.list_for(user_id, year.start, year.end)
         name = tx.display_name(user_id)
     if not records:
@@ -114,8 +117,10 @@ def _export(app: App, args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _chosen_year(label: int | None, zone: str) -> CpdYear:
-    return year_range(label) if label is not None else year_of(local_date(utcnow(), zone))
+def _chosen_year(label: int | None, zone: str, start: YearStart) -> CpdYear:
+    if label is not None:
+        return year_range(label, start)
+    return year_of(local_date(utcnow(), zone), start)
 
 
 def _fields(records: list[StoredCpd]) -> list[CpdFields]:
