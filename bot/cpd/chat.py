@@ -13,14 +13,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TYPE_CHECKING
 
-from bot.cpd import render
 from bot.cpd.draft import FIELDS, LABELS, CpdFields, draft
 from bot.cpd.year import SOCIAL_WORK_ENGLAND, YearStart, local_date, track, year_of
 from bot.dialogues import Catalog
 from bot.messages import Choice, Outgoing
 from bot.store import Transaction
 from bot.store.cpd import CpdBook
+
+if TYPE_CHECKING:
+    from bot.cpd.render import Format  # render loads fpdf2: only when a file is made
 
 NOT_YOURS = "There is no reflection {id} in your journal."
 NO_RECORD = "There is no CPD record {id} of yours."
@@ -105,7 +108,9 @@ def answer(
     year = year_of(today, policy.start)
     records = book.list_for(user_id, year.start, year.end)
     if verb == "export":
-        fmt: render.Format = "md" if rest.lower() in {"md", "markdown"} else "pdf"
+        from bot.cpd import render
+
+        fmt: Format = "md" if rest.lower() in {"md", "markdown"} else "pdf"
         if not records:
             return [Outgoing(NONE_THIS_YEAR)]
         file = render.attachment(
