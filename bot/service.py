@@ -394,8 +394,8 @@ class ConversationService:
         text = clean_text(incoming.text)
         command = parse_command(text) if incoming.kind is IncomingKind.TEXT else None
         before: list[Outgoing] = []
-        admin = f"{incoming.user.channel}:{incoming.user.external_id}" in self.admins
-        if isinstance(command, UnknownCommand) and command.name == "stats" and admin:
+        admin = f"{incoming.user.channel}:{incoming.user.external_id}"
+        if isinstance(command, UnknownCommand) and command.name == "stats" and admin in self.admins:
             # Anyone else gets the engine's "I don't know that command": nothing says
             # the command exists.
             return _aside(state, [self._stats(tx, user_id, now)])
@@ -410,29 +410,12 @@ class ConversationService:
             before = answer.messages
             command = Command("reflect", answer.start)
             incoming = replace(incoming, text=f"/reflect {answer.start}")
-        if isinstance(command, Command) and command.name == "support":
-            # Always at hand: a list of phrases misses distress put in new words.
-            return _aside(state, [Outgoing(self.support)])
-        if isinstance(command, Command) and command.name == "export":
-            return _aside(state, self._export(tx, user_id, now))
         if isinstance(command, Command) and command.name == "forget":
             return self._forget(tx, user_id, state, command.argument, now)
-        if isinstance(command, Command) and command.name == "cpd":
-            said = cpd_chat.answer(
-                tx, user_id, command.argument, now, self.catalog, self.timezone, self.cpd
-            )
-            return _aside(state, said)
-        if isinstance(command, Command) and command.name == "revise":
-            return _aside(state, [self._revise(tx, user_id, command.argument, now)])
-        if isinstance(command, Command) and command.name in {"tag", "untag"}:
-            tagged = (
-                self._tag(tx, user_id, command.argument, add=command.name == "tag")
-                if command.argument.strip()
-                else Outgoing(journal_search.HOW_TO_TAG)
-            )
-            return _aside(state, [tagged])
-        if isinstance(command, Command) and command.name == "journal":
-            return _aside(state, [self._journal_in_chat(tx, user_id, command.argument)])
+        if isinstance(command, Command):
+            said = self._said_beside(tx, user_id, command, now)
+            if said is not None:
+                return _aside(state, said)
         if isinstance(command, Command) and command.name == "followup":
             # "Tell me how it went", from a follow-up message: the follow-up dialogue,
             # linked to the reflection whose plan it asks about once it starts.
@@ -440,13 +423,6 @@ class ConversationService:
                 return _aside(state, [Outgoing(nudge_wording.NO_SUCH_FOLLOW_UP)])
             command = Command("reflect", FOLLOW_UP_DIALOGUE)
             incoming = replace(incoming, text=f"/reflect {FOLLOW_UP_DIALOGUE}")
-        if isinstance(command, Command) and command.name == "nudge":
-            said = (
-                list(self.nudges.command(tx, user_id, command.argument, now))
-                if self.nudges is not None
-                else [Outgoing(nudge_wording.NOT_ON)]
-            )
-            return _aside(state, said)
         asked = (
             nudge_settings.requested(text, command, in_run=state.mode is Mode.IN_RUN)
             if incoming.kind is IncomingKind.TEXT
@@ -499,6 +475,36 @@ class ConversationService:
             waiting=turn.state.mode is not Mode.IDLE,
             stale=turn.stale,
         )
+
+    def _said_beside(
+        self, tx: Transaction, user_id: int, command: Command, now: datetime
+    ) -> list[Outgoing] | None:
+        """A command answered beside the conversation, which stays where it was; None
+        for one that is not (it goes on to the engine)."""
+        argument = command.argument
+        match command.name:
+            case "support":
+                # Always at hand: a list of phrases misses distress put in new words.
+                return [Outgoing(self.support)]
+            case "export":
+                return self._export(tx, user_id, now)
+            case "cpd":
+                return cpd_chat.answer(
+                    tx, user_id, argument, now, self.catalog, self.timezone, self.cpd
+                )
+            case "revise":
+                return [self._revise(tx, user_id, argument, now)]
+            case "tag" | "untag":
+                if not argument.strip():
+                    return [Outgoing(journal_search.HOW_TO_TAG)]
+                return [self._tag(tx, user_id, argument, add=command.name == "tag")]
+            case "journal":
+                return [self._journal_in_chat(tx, user_id, argument)]
+            case "nudge":
+                if self.nudges is None:
+                    return [Outgoing(nudge_wording.NOT_ON)]
+                return list(self.nudges.command(tx, user_id, argument, now))
+        return None
 
     def _stats(self, tx: Transaction, user_id: int, now: datetime) -> Outgoing:
         """An admin's `/stats`: their organisation's figures, counts only, and the chart."""
