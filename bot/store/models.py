@@ -417,5 +417,46 @@ cpd_records = Table(
 )
 
 
+# ---- lessons for the team ------------------------------------------------------------
+# A lesson a worker offered to their organisation's digest. `text_enc` is the exact text
+# they approved (or the draft they are still looking at); nothing else of theirs goes
+# into a digest. Their row goes when they do (`forget`), even after it was published.
+lessons = Table(
+    "lessons",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    _user_fk(),
+    Column("organisation_id", ForeignKey("organisations.id"), nullable=False),
+    Column("reflection_id", ForeignKey("reflections.id", ondelete="SET NULL"), nullable=True),
+    _encrypted("text_enc"),
+    Column("theme", String(40), nullable=False),
+    Column("status", String(12), nullable=False),  # draft | approved
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("approved_at", UTCDateTime, nullable=True),
+    # The digest it went out in (or is going out in); None: not yet in one.
+    Column("digest_id", ForeignKey("digests.id", ondelete="SET NULL"), nullable=True),
+    Index(None, "organisation_id", "status", "digest_id"),
+)
+
+# One organisation's digest for one period ("2026-11-30"): one row, so two processes
+# send it once. Lessons are attached to it when it is claimed, and read when it is sent.
+digests = Table(
+    "digests",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("organisation_id", ForeignKey("organisations.id"), nullable=False),
+    Column("period", String(32), nullable=False),
+    Column("due_at", UTCDateTime, nullable=False),
+    # pending | claimed | sent | empty | failed
+    Column("status", String(12), nullable=False),
+    Column("attempts", Integer, nullable=False, server_default=text("0")),
+    Column("claimed_by", String(64), nullable=True),
+    Column("lease_until", UTCDateTime, nullable=True),
+    Column("sent_at", UTCDateTime, nullable=True),
+    Column("outcome", String(200), nullable=True),
+    Column("created_at", UTCDateTime, nullable=False),
+    UniqueConstraint("organisation_id", "period"),
+)
+
 def utcnow() -> datetime:
     return datetime.now(UTC)
