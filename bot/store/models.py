@@ -433,20 +433,23 @@ lessons = Table(
     Column("status", String(12), nullable=False),  # draft | approved
     Column("created_at", UTCDateTime, nullable=False),
     Column("approved_at", UTCDateTime, nullable=True),
-    # The digest it went out in (or is going out in); None: not yet in one.
-    Column("digest_id", ForeignKey("digests.id", ondelete="SET NULL"), nullable=True),
-    Index(None, "organisation_id", "status", "digest_id"),
+    # The digest period it went out in (or is going out in); None: not yet in one.
+    Column("period", String(32), nullable=True),
+    Index(None, "organisation_id", "status", "period"),
 )
 
-# One organisation's digest for one period ("2026-11-30"): one row, so two processes
-# send it once. Lessons are attached to it when it is claimed, and read when it is sent.
+# One organisation's digest for one period ("2026-11-30") in one place ("slack:C0123"):
+# one row, so two processes send it once, and a Slack channel that fails does not make
+# the Telegram group read it twice. Lessons are attached when it is claimed.
 digests = Table(
     "digests",
     metadata,
     Column("id", Integer, primary_key=True),
     Column("organisation_id", ForeignKey("organisations.id"), nullable=False),
     Column("period", String(32), nullable=False),
+    Column("destination", String(80), nullable=False),
     Column("due_at", UTCDateTime, nullable=False),
+    Column("not_before", UTCDateTime, nullable=True),  # a retry's backoff
     # pending | claimed | sent | empty | failed
     Column("status", String(12), nullable=False),
     Column("attempts", Integer, nullable=False, server_default=text("0")),
@@ -455,7 +458,7 @@ digests = Table(
     Column("sent_at", UTCDateTime, nullable=True),
     Column("outcome", String(200), nullable=True),
     Column("created_at", UTCDateTime, nullable=False),
-    UniqueConstraint("organisation_id", "period"),
+    UniqueConstraint("organisation_id", "period", "destination"),
 )
 
 def utcnow() -> datetime:

@@ -22,7 +22,9 @@ def upgrade() -> None:
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("organisation_id", sa.Integer(), nullable=False),
         sa.Column("period", sa.String(length=32), nullable=False),
+        sa.Column("destination", sa.String(length=80), nullable=False),
         sa.Column("due_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("not_before", sa.DateTime(timezone=True), nullable=True),
         sa.Column("status", sa.String(length=12), nullable=False),
         sa.Column("attempts", sa.Integer(), server_default=sa.text("0"), nullable=False),
         sa.Column("claimed_by", sa.String(length=64), nullable=True),
@@ -36,7 +38,9 @@ def upgrade() -> None:
             name=op.f("fk_digests_organisation_id_organisations"),
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_digests")),
-        sa.UniqueConstraint("organisation_id", "period", name=op.f("uq_digests_organisation_id")),
+        sa.UniqueConstraint(
+            "organisation_id", "period", "destination", name=op.f("uq_digests_organisation_id")
+        ),
     )
     op.create_table(
         "lessons",
@@ -49,7 +53,7 @@ def upgrade() -> None:
         sa.Column("status", sa.String(length=12), nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("approved_at", sa.DateTime(timezone=True), nullable=True),
-        sa.Column("digest_id", sa.Integer(), nullable=True),
+        sa.Column("period", sa.String(length=32), nullable=True),
         sa.ForeignKeyConstraint(
             ["user_id"], ["users.id"], name=op.f("fk_lessons_user_id_users"), ondelete="CASCADE"
         ),
@@ -64,10 +68,6 @@ def upgrade() -> None:
             name=op.f("fk_lessons_reflection_id_reflections"),
             ondelete="SET NULL",
         ),
-        sa.ForeignKeyConstraint(
-            ["digest_id"],
-            ["digests.id"],
-            name=op.f("fk_lessons_digest_id_digests"),
             ondelete="SET NULL",
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_lessons")),
@@ -75,7 +75,7 @@ def upgrade() -> None:
     op.create_index(
         op.f("ix_lessons_organisation_id"),
         "lessons",
-        ["organisation_id", "status", "digest_id"],
+        ["organisation_id", "status", "period"],
     )
 
 
