@@ -132,6 +132,24 @@ RECIPES: Final[Mapping[str, Recipe]] = {
         learnt=("learnt",),
         impact=("plan",),
     ),
+    "kolb": Recipe(
+        description=("what_happened",),
+        relevance=("why",),
+        learnt=("learnt", "ideas"),
+        impact=("plan", "how_know"),
+    ),
+    "rolfe": Recipe(
+        description=("what_happened",),
+        relevance=("what_it_meant",),
+        learnt=("learnt", "your_thinking"),
+        impact=("plan", "making_it_work"),
+    ),
+    "mistake": Recipe(
+        description=("what_happened",),
+        relevance=("why",),
+        learnt=("prevent",),
+        impact=("plan", "who_should_know"),
+    ),
     "weekly": Recipe(
         description=("what_happened",),
         learnt=("take_forward",),
