@@ -68,8 +68,6 @@ def upgrade() -> None:
             name=op.f("fk_lessons_reflection_id_reflections"),
             ondelete="SET NULL",
         ),
-            ondelete="SET NULL",
-        ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_lessons")),
     )
     op.create_index(
