@@ -134,13 +134,19 @@ def build_app(
         care=care_from(config.settings.care),
         timezone=config.settings.nudges.timezone,
         admins=config.settings.admins,
-        cpd=Policy(
-            YearStart(*config.settings.cpd.start),
-            config.settings.cpd.records_a_year,
-            config.settings.cpd.with_peer,
-        ),
+        cpd=cpd_from(config),
     )
     return App(config=config, store=store, catalog=catalog, service=service, nudges=deliveries)
+
+
+def cpd_from(config: Config) -> Policy:
+    """What the regulator asks each CPD year (config `cpd:`), for `cpd` in chat and the
+    weekly nudge late in the year."""
+    return Policy(
+        YearStart(*config.settings.cpd.start),
+        config.settings.cpd.records_a_year,
+        config.settings.cpd.with_peer,
+    )
 
 
 def peer_from(config: Config, catalog: Catalog) -> Peer | None:
@@ -170,7 +176,15 @@ def nudges_from(
         working_days_only=settings.working_days_only,
         grace=timedelta(hours=settings.grace_hours),
     )
-    return Nudges(store, catalog, defaults, weekly=settings.enabled, peer=peer, retention=retention)
+    return Nudges(
+        store,
+        catalog,
+        defaults,
+        weekly=settings.enabled,
+        peer=peer,
+        retention=retention,
+        cpd=cpd_from(config),
+    )
 
 
 def _safe_url(url: str) -> str:

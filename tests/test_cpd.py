@@ -389,11 +389,72 @@ def test_the_nudge_mentions_what_is_missing_from_1_october() -> None:
     records = [_record(date(2026, 2, 1))]
     assert track(records, date(2026, 9, 30)).nudge_line() is None
     line = track(records, date(2026, 10, 1)).nudge_line()
-    assert line is not None
-    assert "ends in 60 days, on 30 November 2026" in line
-    assert "1 more record, with peer reflection" in line
+    assert line == (
+        "Your CPD year ends on 30 November. You have 1 of 2 records, and none yet with a "
+        "colleague's reflection. This week's reflection could be one."
+    )
+    on_the_day = track(records, date(2026, 11, 30)).nudge_line()
+    assert on_the_day is not None
+    assert on_the_day.startswith("Your CPD year ends today, 30 November.")
+    # 1 December: a new year, ten months from its end, so nothing is said yet.
+    assert track(records, date(2026, 12, 1)).nudge_line() is None
     done = [_record(date(2026, 2, 1)), _record(date(2026, 3, 1), peer="We talked.")]
     assert track(done, date(2026, 11, 1)).nudge_line() is None
+
+
+@pytest.mark.parametrize(
+    ("records", "said"),
+    [
+        ([], "It asks for 2 records, one with a colleague's reflection, and you have none yet."),
+        ([_record(date(2026, 2, 1), peer="Talked.")], "You have 1 of 2 records. This week's"),
+        (
+            [_record(date(2026, 2, 1)), _record(date(2026, 3, 1))],
+            "You have 2 records, but none yet with a colleague's reflection. This week's "
+            "reflection could be that one, shared with a critical friend.",
+        ),
+        # Last year's records do not count towards this one.
+        ([_record(date(2025, 11, 30), peer="Talked.")], "and you have none yet."),
+    ],
+)
+def test_the_nudge_line_says_where_the_worker_stands(records: list[CpdFields], said: str) -> None:
+    line = track(records, date(2026, 10, 15)).nudge_line()
+    assert line is not None
+    assert said in line
+    assert "!" not in line
+
+
+@pytest.mark.parametrize(
+    ("instant", "zone", "reminded"),
+    [
+        # London is on BST in October: 1 October begins at 23:00 UTC on 30 September.
+        (datetime(2026, 9, 30, 22, 59, 59, tzinfo=UTC), "Europe/London", False),
+        (datetime(2026, 9, 30, 23, 0, 0, tzinfo=UTC), "Europe/London", True),
+        (datetime(2026, 9, 30, 14, 59, 59, tzinfo=UTC), "Asia/Tokyo", False),
+        (datetime(2026, 9, 30, 15, 0, 0, tzinfo=UTC), "Asia/Tokyo", True),
+        (datetime(2026, 10, 1, 3, 59, 59, tzinfo=UTC), "America/New_York", False),
+        (datetime(2026, 10, 1, 4, 0, 0, tzinfo=UTC), "America/New_York", True),
+        # And it stops when the new year starts where the worker is.
+        (datetime(2026, 11, 30, 23, 59, 59, tzinfo=UTC), "Europe/London", True),
+        (datetime(2026, 12, 1, 0, 0, 0, tzinfo=UTC), "Europe/London", False),
+        (datetime(2026, 11, 30, 14, 59, 59, tzinfo=UTC), "Asia/Tokyo", True),
+        (datetime(2026, 11, 30, 15, 0, 0, tzinfo=UTC), "Asia/Tokyo", False),
+    ],
+)
+def test_the_reminders_start_on_1_october_and_end_with_the_year_where_the_worker_is(
+    instant: datetime, zone: str, reminded: bool
+) -> None:
+    tracker = track([_record(date(2026, 2, 1))], local_date(instant, zone))
+    assert (tracker.nudge_line() is not None) is reminded
+
+
+def test_another_regulators_reminders_start_two_months_before_its_year_ends() -> None:
+    april = YearStart(4, 1)  # a year ending on 31 March: reminders from 1 February
+    assert track([], date(2027, 1, 31), start=april).nudge_line() is None
+    line = track([], date(2027, 2, 1), start=april, required=3, required_peer=0).nudge_line()
+    assert line == (
+        "Your CPD year ends on 31 March. It asks for 3 records, and you have none yet. "
+        "This week's reflection could be one."
+    )
 
 
 def test_the_tracker_can_ask_for_more() -> None:

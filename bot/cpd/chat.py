@@ -11,12 +11,12 @@ reflection, saved, changed field by field, and the year as a file.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING
 
 from bot.cpd.draft import FIELDS, LABELS, CpdFields, draft
-from bot.cpd.year import SOCIAL_WORK_ENGLAND, YearStart, local_date, track, year_of
+from bot.cpd.year import Policy as Policy  # where it was first defined; app.py imports it here
+from bot.cpd.year import local_date, track, year_of
 from bot.dialogues import Catalog
 from bot.messages import Choice, Outgoing
 from bot.store import Transaction
@@ -39,21 +39,13 @@ HOW_TO = (
     "cpd export pdf gives you this year's records as a file."
 )
 FIELD_NAMES = ", ".join(name for name, _ in FIELDS)
+DEFAULT_POLICY = Policy()
 
 
 def _show(fields: CpdFields) -> str:
     return "\n\n".join(
         f"{heading}\n{fields.text_of(name) or '(nothing yet)'}" for name, heading in FIELDS
     )
-
-
-@dataclass(frozen=True, slots=True)
-class Policy:
-    """What the regulator asks (from `cpd:` in the config)."""
-
-    start: YearStart = SOCIAL_WORK_ENGLAND
-    required: int = 2
-    required_peer: int = 1
 
 
 def answer(
@@ -63,7 +55,7 @@ def answer(
     now: datetime,
     catalog: Catalog,
     zone: str,
-    policy: Policy = Policy(),
+    policy: Policy = DEFAULT_POLICY,
 ) -> list[Outgoing]:
     book = CpdBook(tx)
     zone = book.timezone(user_id, zone)

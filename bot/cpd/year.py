@@ -21,6 +21,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 __all__ = [
     "SOCIAL_WORK_ENGLAND",
     "CpdYear",
+    "Policy",
     "Tracker",
     "YearStart",
     "local_date",
@@ -58,6 +59,15 @@ class YearStart:
 
 
 SOCIAL_WORK_ENGLAND: Final = YearStart(12, 1)
+
+
+@dataclass(frozen=True, slots=True)
+class Policy:
+    """What the regulator asks (from `cpd:` in the config)."""
+
+    start: YearStart = SOCIAL_WORK_ENGLAND
+    required: int = REQUIRED
+    required_peer: int = REQUIRED_PEER
 
 
 @dataclass(frozen=True, slots=True)
@@ -208,14 +218,43 @@ class Tracker:
         return f"{more}, {_number(self.missing_peer)} of them with peer reflection"
 
     def nudge_line(self) -> str | None:
-        """A line for the weekly nudge while something is missing late in the year."""
+        """A line for the weekly nudge while something is missing late in the year (from
+        1 October for a year ending on 30 November); None otherwise. Three short
+        sentences: when the year ends, where the worker stands, and that this week's
+        reflection could count."""
         if not self.reminder_due:
             return None
-        when = "today" if self.days_left == 0 else f"in {_days(self.days_left)}"
-        return (
-            f"Your CPD year ends {when}, on {uk_date(self.year.end)}. "
-            f"Still to do: {self.still_to_do()}."
-        )
+        end = f"{self.year.end.day} {self.year.end:%B}"
+        ends = f"today, {end}" if self.days_left == 0 else f"on {end}"
+        with_colleague = "with a colleague's reflection"
+        if self.records == 0:
+            asks = _records(self.required).replace("no records", "no record")
+            if self.required_peer == 0:
+                peer = ""
+            elif self.required_peer >= self.required:
+                peer = f", {with_colleague}" if self.required == 1 else f", all {with_colleague}"
+            else:
+                peer = f", {_number(self.required_peer)} {with_colleague}"
+            stands = f"It asks for {asks}{peer}, and you have none yet."
+        else:
+            have = (
+                f"You have {self.records} of {self.required} records"
+                if self.records < self.required
+                else f"You have {_records(self.records)}"
+            )
+            if self.missing_peer == 0:
+                stands = f"{have}."
+            elif self.with_peer == 0:
+                joined = ", but" if self.records >= self.required else ", and"
+                stands = f"{have}{joined} none yet {with_colleague}."
+            else:
+                stands = f"{have}, {self.with_peer} of {self.required_peer} {with_colleague}."
+        if self.records < self.required:
+            could = "This week's reflection could be one."
+        else:
+            which = "that one" if self.missing_peer == 1 else "one of them"
+            could = f"This week's reflection could be {which}, shared with a critical friend."
+        return f"Your CPD year ends {ends}. {stands} {could}"
 
 
 def track(
@@ -241,10 +280,6 @@ def track(
 
 def _records(count: int) -> str:
     return "no records" if count == 0 else "1 record" if count == 1 else f"{count} records"
-
-
-def _days(count: int) -> str:
-    return "1 day" if count == 1 else f"{count} days"
 
 
 def _number(count: int) -> str:

@@ -58,6 +58,7 @@ log = logging.getLogger(__name__)
 
 if TYPE_CHECKING:
     from bot.care.retention import Retention
+    from bot.cpd.year import Policy
     from bot.peer.commands import Peer
 
 WEEKLY = "weekly"
@@ -121,15 +122,18 @@ class Nudges:
         weekly: bool = True,
         peer: Peer | None = None,
         retention: Retention | None = None,
+        cpd: Policy | None = None,
     ) -> None:
         """`weekly` false: nudges are off, and only notices go out (critical friends from
-        `peer`, deletions announced by `retention`)."""
+        `peer`, deletions announced by `retention`). With `cpd`, a weekly nudge late in
+        the CPD year says what is still missing (`bot.cpd.reminder`)."""
         self.store = store
         self.catalog = catalog
         self.defaults = defaults
         self.weekly = weekly
         self.peer = peer
         self.retention = retention
+        self.cpd = cpd
 
     # ---- schedules -------------------------------------------------------------
 
@@ -256,6 +260,7 @@ class Nudges:
             book = DeliveryBook(tx.connection)
             batch = book.claim(now, claimant, limit, lease)
             known = self._known(tx, {delivery.user_id for delivery in batch})
+            cpd_lines = self._cpd_lines(tx, known, batch, now)
             following: list[Delivery] = []
             for delivery in batch:
                 if delivery.kind in {PEER, RETENTION}:
@@ -271,7 +276,7 @@ class Nudges:
                     following.append(delivery)
                     claimed.skipped += 1
                     continue
-                messages = self._messages(tx, delivery)
+                messages = self._messages(tx, delivery, cpd_lines.get(delivery.user_id))
                 claimed.outbound.append(Outbound(delivery, target, messages))
             self._plan_following(tx, book, known, following, now)
         return claimed
@@ -311,6 +316,19 @@ class Nudges:
             last_finished=tx.last_finished(user_ids),
         )
 
+    def _cpd_lines(
+        self, tx: Transaction, known: _Known, batch: Sequence[Delivery], now: datetime
+    ) -> dict[int, str]:
+        """What is missing from the CPD year of the batch's workers due a weekly nudge, for
+        those whose year ends within two months: one statement for the whole batch."""
+        weekly = {d.user_id for d in batch if d.kind == WEEKLY}
+        if self.cpd is None or not weekly:
+            return {}
+        from bot.cpd.reminder import nudge_lines
+
+        zones = {user_id: known.schedules[user_id].timezone for user_id in weekly}
+        return nudge_lines(tx, zones, now, self.cpd)
+
     def _reason_to_skip(
         self, tx: Transaction, known: _Known, delivery: Delivery, now: datetime
     ) -> str | None:
@@ -341,7 +359,9 @@ class Nudges:
                 return "the reflection was carried on, finished or discarded"
         return None
 
-    def _messages(self, tx: Transaction, delivery: Delivery) -> tuple[Outgoing, ...]:
+    def _messages(
+        self, tx: Transaction, delivery: Delivery, cpd_line: str | None = None
+    ) -> tuple[Outgoing, ...]:
         if delivery.kind == FOLLOW_UP:
             return (self._follow_up_message(tx, delivery),)
         if delivery.kind == DRAFT_REMINDER:
@@ -353,7 +373,7 @@ class Nudges:
                     shortcuts=(Choice("resume", wording.CARRY_ON),),
                 ),
             )
-        text = wording.SNOOZED if delivery.kind == SNOOZED else wording.WEEKLY
+        text = wording.SNOOZED if delivery.kind == SNOOZED else wording.weekly(cpd_line)
         return (Outgoing(text, shortcuts=nudge_buttons(), footer=wording.HOW_TO_CHANGE),)
 
     def _follow_up_message(self, tx: Transaction, delivery: Delivery) -> Outgoing:

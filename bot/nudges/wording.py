@@ -135,3 +135,9 @@ WEEKLY_WAITING = (
     "Type reflect weekly to start it, or carry on with whatever you came for."
 )
 TYPE_FOLLOW_UP = "Type followup {number} to tell me."
+
+
+def weekly(cpd_line: str | None = None) -> str:
+    """The weekly nudge, with what is still missing from the worker's CPD year when its
+    end is near (`bot.cpd.reminder`)."""
+    return f"{WEEKLY}\n\n{cpd_line}" if cpd_line else WEEKLY

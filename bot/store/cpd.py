@@ -8,7 +8,7 @@ number from someone else reads as no record at all, and cannot be changed or del
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
@@ -41,6 +41,14 @@ class StoredCpd:
     @property
     def includes_peer(self) -> bool:
         return self.fields.includes_peer
+
+
+@dataclass(frozen=True, slots=True)
+class Counted:
+    """What the year tracker needs of a record, read without decrypting anything."""
+
+    activity_date: date
+    includes_peer: bool
 
 
 class CpdBook:
@@ -90,6 +98,26 @@ class CpdBook:
             .order_by(cpd_records.c.activity_date, cpd_records.c.id)
         )
         return [self._stored(row) for row in rows]
+
+    def counted_many(
+        self, user_ids: Collection[int], start: date, end: date
+    ) -> dict[int, list[Counted]]:
+        """The dates and peer flags of these workers' records dated from `start` to `end`,
+        in one statement for a whole batch (the weekly nudge's); nothing is decrypted.
+        Workers with none are left out."""
+        found: dict[int, list[Counted]] = {}
+        if not user_ids:
+            return found
+        rows = self.connection.execute(
+            select(cpd_records.c.user_id, cpd_records.c.activity_date, cpd_records.c.peer).where(
+                cpd_records.c.user_id.in_(sorted(user_ids)),
+                cpd_records.c.activity_date >= start,
+                cpd_records.c.activity_date <= end,
+            )
+        )
+        for user_id, day, peer in rows:
+            found.setdefault(int(user_id), []).append(Counted(day, bool(peer)))
+        return found
 
     def of_reflection(self, user_id: int, reflection_id: int) -> list[StoredCpd]:
         """Records the worker already made from this reflection (to offer them, not a copy)."""
