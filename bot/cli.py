@@ -37,7 +37,7 @@ from bot.config import (
     load_config,
 )
 from bot.cpd import cli as cpd_cli
-from bot.dialogues.loader import DialogueError, dialogue_files, load_dialogue
+from bot.dialogues.loader import DialogueError, dialogue_files, load_catalog, load_dialogue
 from bot.messages import UserRef
 from bot.service import is_reflection_id
 from bot.store import KeyringError, StorageError, audit
@@ -103,6 +103,15 @@ def parser() -> argparse.ArgumentParser:
         "check", parents=[shared], help="check dialogue files; prints file:line: problem"
     )
     check.add_argument("paths", nargs="*", type=Path, help="files or folders (default: dialogues/)")
+
+    guides_cmd = add("guides", help="work with the short guides shown by /guide")
+    guide_actions = guides_cmd.add_subparsers(dest="action", required=True, metavar="ACTION")
+    guides_check = guide_actions.add_parser(
+        "check", parents=[shared], help="check guide files; prints file:line: problem"
+    )
+    guides_check.add_argument(
+        "paths", nargs="*", type=Path, help="files or folders (default: guides/)"
+    )
 
     db = add("db", help="database maintenance")
     db_actions = db.add_subparsers(dest="action", required=True, metavar="ACTION")
@@ -234,6 +243,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "dialogues":
         return _check_dialogues(args.paths)
+    if args.command == "guides":
+        return _check_guides(args.paths)
     if args.command == "keys" and args.action == "generate":
         print(generate_key())
         print(
@@ -770,6 +781,25 @@ def _check_dialogues(paths: list[Path]) -> int:
         print(f"{problems} problem(s) in {len(files)} file(s).", file=sys.stderr)
         return EXIT_PROBLEMS
     print(f"{len(files)} dialogue file(s) checked: all good.", file=sys.stderr)
+    return EXIT_OK
+
+
+def _check_guides(paths: list[Path]) -> int:
+    """Guide files, and that each model they offer is one of the shipped dialogues: one
+    `file:line: problem` a line, exit 2 when there is anything to fix."""
+    from bot import guides
+
+    folders = paths or [guides.default_folder()]
+    count, problems = guides.check(folders, load_catalog([default_dialogues()]))
+    if not count:
+        print(f"No guide files (*.md) found in {', '.join(map(str, folders))}.")
+        return EXIT_FIX_FIRST
+    for problem in problems:
+        print(problem)
+    if problems:
+        print(f"{len(problems)} problem(s) in {count} guide file(s).", file=sys.stderr)
+        return EXIT_FIX_FIRST
+    print(f"{count} guide file(s) checked: all good.", file=sys.stderr)
     return EXIT_OK
 
 

@@ -181,6 +181,7 @@ COMMAND_WORDS = frozenset(
         "untag",
         "revise",
         "cpd",
+        "guide",
     }
 )
 # "journal 3" and "reflect gibbs" read naturally without a slash too; without one, the
@@ -198,6 +199,8 @@ BARE_ARGUMENTS = {
     "tag": re.compile(r"\d{1,18}(?: [\w-]{1,30}){1,10}"),
     "untag": re.compile(r"\d{1,18}(?: [\w-]{1,30}){1,10}"),
     "reflect": re.compile(r"[\w-]+"),
+    # `guide 2` (its buttons type that); a guide by name needs the slash: `/guide feedback`.
+    "guide": re.compile(r"\d{1,3}"),
     "nudge": re.compile(r"tomorrow|skip", re.IGNORECASE),
     "followup": re.compile(r"\d+"),
     # `friend ...` typed without a slash: only its exact forms, so an answer that happens

@@ -20,7 +20,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import TypeVar
 
-from bot import journal, journal_search
+from bot import guides, journal, journal_search
 from bot.care import export
 from bot.care import wording as care_wording
 from bot.care.retention import RETENTION, Retention
@@ -500,6 +500,9 @@ class ConversationService:
                 return [self._tag(tx, user_id, argument, add=command.name == "tag")]
             case "journal":
                 return [self._journal_in_chat(tx, user_id, argument)]
+            case "guide":
+                # Read beside a reflection: the open question is shown again after it.
+                return guides.answer(argument, self.catalog)
             case "nudge":
                 if self.nudges is None:
                     return [Outgoing(nudge_wording.NOT_ON)]

@@ -99,6 +99,7 @@ COMMANDS = (
     ("help", "What you can do"),
     ("settings", "Weekly nudges: when, pause, stop"),
     ("friend", "A critical friend: ask, share, see your pairing"),
+    ("guide", "Short guides: ways of reflecting, feedback, critical friends"),
 )
 
 

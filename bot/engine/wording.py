@@ -20,6 +20,7 @@ HELP = (
     "  stop  - end this reflection; I'll ask whether to keep it as a draft\n"
     "  journal - see your finished reflections\n"
     "  resume - carry on with your last paused reflection\n"
+    "  guide - short guides: ways of reflecting, feedback, being a critical friend\n"
     "  help  - show this again"
 )
 
