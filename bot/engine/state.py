@@ -33,6 +33,14 @@ class Spotted(NamedTuple):
     label: str  # "[phone]", "[name]", ...
 
 
+class Coached(NamedTuple):
+    """A coaching follow-up asked about the current step's answer (bot.engine.coach)."""
+
+    rule: str  # the rule in dialogues/coach.yaml that fitted
+    question: str  # as asked
+    paragraphs: int  # of the first answer, so the reply can be told from it when saved
+
+
 @dataclass(slots=True)
 class RunState:
     """One reflection in progress."""
@@ -57,6 +65,8 @@ class RunState:
     held_found: list[Spotted] = field(default_factory=list)
     # Cues already shown for an answer to a step ("step:kind:phrase"): never shown twice.
     cues_shown: list[str] = field(default_factory=list)
+    # The coaching follow-up asked on the current step, kept until its answer is saved.
+    coached: Coached | None = None
 
     def to_json(self) -> dict[str, Any]:
         # By hand rather than dataclasses.asdict, which deep-copies every answer each turn.
@@ -75,6 +85,7 @@ class RunState:
             "held_cues": list(self.held_cues),
             "held_found": [list(item) for item in self.held_found],
             "cues_shown": list(self.cues_shown),
+            "coached": list(self.coached) if self.coached else None,
         }
 
     @classmethod
@@ -102,7 +113,15 @@ class RunState:
                 for kind, start, end, text, label in data.get("held_found", [])
             ],
             cues_shown=[str(x) for x in data.get("cues_shown", [])],
+            coached=_coached(data.get("coached")),
         )
+
+
+def _coached(data: Any) -> Coached | None:
+    if not data:
+        return None  # also a state saved before there was coaching
+    rule, question, paragraphs = data
+    return Coached(str(rule), str(question), int(paragraphs))
 
 
 @dataclass(slots=True)
