@@ -24,6 +24,7 @@ from bot.config import Config
 from bot.cpd.chat import Policy
 from bot.cpd.year import YearStart
 from bot.dialogues import Catalog, load_catalog
+from bot.lessons.settings import lessons_from
 from bot.nudges.planner import NudgeDefaults, Nudges
 from bot.peer.commands import Peer
 from bot.service import ConversationService
@@ -124,6 +125,7 @@ def build_app(
     months = config.settings.retention.reflections_months
     retention = Retention(months, catalog) if months is not None else None
     deliveries = nudges_from(config, store, catalog, peer, retention)
+    care = care_from(config.settings.care)
     service = ConversationService(
         store,
         catalog,
@@ -131,7 +133,8 @@ def build_app(
         nudges=deliveries if deliveries is not None and deliveries.weekly else None,
         peer=peer,
         retention=retention,
-        care=care_from(config.settings.care),
+        care=care,
+        lessons=lessons_from(config.settings.lessons, catalog, care.identifiers),
         timezone=config.settings.nudges.timezone,
         admins=config.settings.admins,
         cpd=cpd_from(config),

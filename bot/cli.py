@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
 from bot import journal, logs, stats_cli
+from bot.lessons import cli as lessons_cli
 from bot.app import App, StartupError, build_app, open_database
 from bot.channels.terminal import TerminalChannel
 from bot.config import (
@@ -59,6 +60,7 @@ EXIT_OK, EXIT_PROBLEMS, EXIT_FIX_FIRST = 0, 1, 2
 
 def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(
+    from bot.lessons.sender import DigestSender
         prog="critical-friend",
         description="A critical friend for reflective practice in social work.",
     )
@@ -159,6 +161,7 @@ def parser() -> argparse.ArgumentParser:
         "generate", parents=[shared], help="print a new key for CRITICAL_FRIEND_SECRET_KEYS"
     )
     key_actions.add_parser(
+    lessons_cli.add_commands(commands, shared)
         "rotate", parents=[shared], help="re-encrypt everything with the newest key"
     )
     return top
@@ -282,6 +285,8 @@ def _dispatch(args: argparse.Namespace) -> int:
             return EXIT_FIX_FIRST
         if args.command in {"chat", "run"}:
             return _chat(app, args)
+        if args.command == "digest":
+            return lessons_cli.run(app, args)
         if args.command == "journal":
             return _journal(app, args)
         if args.command == "export":
@@ -378,6 +383,7 @@ class _Running:
         self.step = "telegram"
         telegram = self._telegram(tg) if tg is not None else None
         self.step = "slack"
+        self.digests: DigestSender | None = None
         slack = self._slack(sl) if sl is not None else None
         if sl is not None and slack is not None and sl.mode == "http":
             self.channels.append(slack)
@@ -418,6 +424,7 @@ class _Running:
         if telegram is not None:
             couriers["telegram"] = telegram
         if slack is not None:
+        self._start_digests(telegram, slack)
             couriers["slack"] = slack
         if nudges is None or not couriers:
             return
@@ -442,6 +449,33 @@ class _Running:
 
     def _slack(self, settings: SlackSettings) -> SlackChannel:
         from bot.channels.slack import SlackChannel
+    def _start_digests(self, telegram: TelegramChannel | None, slack: SlackChannel | None) -> None:
+        """The team digest's tick, if the config names a place to post it."""
+        settings = self.config.settings
+        lessons = settings.lessons
+        places = {*lessons.post_to, *(p for o in lessons.organisations.values() for p in o.post_to)}
+        if lessons.digest == "off" or not places:
+            return
+        from bot.lessons.sender import DigestSender, Poster
+        from bot.lessons.settings import themes_from
+
+        posters: dict[str, Poster] = {}
+        if telegram is not None:
+            posters["telegram"] = telegram
+        if slack is not None:
+            posters["slack"] = slack
+        self.step = "digests"
+        self.digests = DigestSender(
+            self.app.store,
+            lessons,
+            themes_from(lessons),
+            posters,
+            utcnow,
+            default_zone=settings.nudges.timezone,
+        )
+        self.digests.start()
+        self.started.append("team digests")
+
 
         return SlackChannel(
             self.app.service,
@@ -484,6 +518,8 @@ class _Running:
         where = ""
         if self.server is not None:
             web = self.config.settings.web
+        if self.digests is not None:
+            await self.digests.stop()
             where = f"; web server on {web.listen}:{self.config.web_port} (/healthz)"
         return (
             f"Critical Friend is running: {', '.join(self.started)}{where}. "

@@ -276,6 +276,65 @@ class CpdConfig(BaseModel):
         return int(month), int(day)
 
 
+# Where a digest is posted: a Slack channel's id, or a Telegram group's chat id.
+DESTINATION = re.compile(r"^(?:slack:[CG][A-Z0-9]{2,30}|telegram:-?\d{1,20})$")
+
+
+def _destinations(value: tuple[str, ...]) -> tuple[str, ...]:
+    for place in value:
+        if not DESTINATION.match(place):
+            raise ValueError(
+                f"{place!r}: write a place as slack:CHANNEL_ID (such as slack:C0123ABCD) "
+                "or telegram:CHAT_ID (a group's id, such as telegram:-1001234567890)"
+            )
+    if len(set(value)) < len(value):
+        raise ValueError("a place is listed twice")
+    return value
+
+
+class LessonPlaces(BaseModel):
+    """One organisation's own places for its digest, over `lessons.post_to`."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    post_to: tuple[str, ...] = Field(default=(), max_length=10)
+
+    _places = field_validator("post_to")(lambda cls, value: _destinations(value))
+
+
+class LessonsConfig(BaseModel):
+    """The `lessons:` section: anonymous lessons a worker offers the team at the end of a
+    reflection, and the digest that shares them (weekly or monthly, with no names)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    offer: bool = True  # offer a lesson at the end of a reflection
+    digest: Literal["weekly", "monthly", "off"] = "weekly"
+    day: Weekday = "monday"  # weekly: the day it goes out (monthly: the 1st)
+    time: str = "09:00"
+    timezone: str | None = None  # empty: nudges.timezone
+    post_to: tuple[str, ...] = Field(default=(), max_length=10)
+    organisations: dict[str, LessonPlaces] = Field(default_factory=dict)
+    chart: bool = False  # attach the participation chart of the last 12 weeks
+    themes_file: Path | None = None  # a whole replacement for the themes shipped
+
+    _time = field_validator("time", mode="before")(
+        lambda cls, value: NudgeConfig._time_of_day(value)
+    )
+    _places = field_validator("post_to")(lambda cls, value: _destinations(value))
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str | None) -> str | None:
+        if value is not None and not is_zone(value):
+            raise ValueError("is not a time zone name such as Europe/London or America/New_York")
+        return value
+
+    def places_for(self, organisation_slug: str) -> tuple[str, ...]:
+        own = self.organisations.get(organisation_slug)
+        return own.post_to if own is not None and own.post_to else self.post_to
+
+
 class RetentionConfig(BaseModel):
     """The `retention:` section: how long finished reflections are kept."""
 
@@ -333,6 +392,7 @@ class Settings(BaseModel):
     retention: RetentionConfig = RetentionConfig()
     care: CareConfig = CareConfig()
     cpd: CpdConfig = CpdConfig()
+    lessons: LessonsConfig = LessonsConfig()
     # Who may see the organisation's figures in chat (`/stats`): how the bot knows them,
     # as in `people import` ("telegram:12345", "slack:T0123:U0456", "terminal:alex").
     admins: tuple[str, ...] = ()
@@ -431,6 +491,10 @@ def _care_files_from(settings: Settings, folder: Path) -> Settings:
         )
         if value is not None and not value.is_absolute()
     }
+    lessons = settings.lessons
+    if lessons.themes_file is not None and not lessons.themes_file.is_absolute():
+        themes = lessons.model_copy(update={"themes_file": folder / lessons.themes_file})
+        settings = settings.model_copy(update={"lessons": themes})
     if not found:
         return settings
     return settings.model_copy(update={"care": care.model_copy(update=found)})

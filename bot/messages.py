@@ -181,6 +181,8 @@ COMMAND_WORDS = frozenset(
         "untag",
         "revise",
         "cpd",
+        "lesson",
+        "lessons",
         "guide",
     }
 )
@@ -199,6 +201,11 @@ BARE_ARGUMENTS = {
     "tag": re.compile(r"\d{1,18}(?: [\w-]{1,30}){1,10}"),
     "untag": re.compile(r"\d{1,18}(?: [\w-]{1,30}){1,10}"),
     "reflect": re.compile(r"[\w-]+"),
+    "lesson": re.compile(
+        r"(?:new|show|delete) \d{1,18}|words \d{1,18}(?::.*)?|theme \d{1,18}(?: \w{1,40})?"
+        r"|share \d{1,18} [0-9a-f]{12}",
+        re.IGNORECASE | re.DOTALL,
+    ),
     # `guide 2` (its buttons type that); a guide by name needs the slash: `/guide feedback`.
     "guide": re.compile(r"\d{1,3}"),
     "nudge": re.compile(r"tomorrow|skip", re.IGNORECASE),

@@ -50,6 +50,8 @@ from bot.engine.effects import (
     RunResumed,
     RunStarted,
 )
+from bot.lessons import Lessons
+from bot.lessons import chat as lessons_chat
 from bot.messages import (
     Admission,
     Attachment,
@@ -152,6 +154,7 @@ class ConversationService:
         timezone: str = "Europe/London",
         admins: Collection[str] = (),
         cpd: cpd_chat.Policy | None = None,
+        lessons: Lessons | None = None,
     ) -> None:
         """`care`: the identifier guard and distress cues, and the support and
         safeguarding words; without it both checks are off (tests that are not about them)."""
@@ -163,6 +166,7 @@ class ConversationService:
         self.timezone = timezone  # the organisation's, for workers whose own is not known
         self.admins = frozenset(admins)  # "channel:external id" of who may see `stats`
         self.cpd = cpd or cpd_chat.Policy()
+        self.lessons = lessons  # None: no lessons for the team offered or taken
         self.support = (care.support if care else None) or wording.DEFAULT_SUPPORT
         self.safeguarding = (care.safeguarding if care else None) or wording.DEFAULT_SAFEGUARDING
         self.catalog = catalog
@@ -500,6 +504,10 @@ class ConversationService:
                 return [self._tag(tx, user_id, argument, add=command.name == "tag")]
             case "journal":
                 return [self._journal_in_chat(tx, user_id, argument)]
+            case "lesson" | "lessons":
+                if self.lessons is None:
+                    return [Outgoing(lessons_chat.NOT_ON)]
+                return self.lessons.answer(tx, user_id, command.name, argument, now)
             case "guide":
                 # Read beside a reflection: the open question is shown again after it.
                 return guides.answer(argument, self.catalog)
@@ -600,21 +608,32 @@ class ConversationService:
                     reflection_id = tx.finish_run(key, summary, now)
                     if peer is not None:
                         after += peer.run_finished(tx, user_id, dialogue_id, key, now)
-                        after += self._offer_a_friend(tx, user_id, dialogue_id, reflection_id, now)
+                    after += self._offers(tx, user_id, dialogue_id, reflection_id, now)
                 case CheckInRequested(key=key, days=days):
                     tx.set_check_in(key, user_id, days, now)
         return after
 
-    def _offer_a_friend(
+    def _offers(
         self, tx: Transaction, user_id: int, dialogue_id: str, reflection_id: int, now: datetime
     ) -> list[Outgoing]:
-        """After a reflection of their own: a button to show it to a critical friend."""
+        """After a reflection of their own: a button to show it to a critical friend, and
+        one to offer the team a lesson from it, in one message."""
         dialogue = self.catalog.get(dialogue_id)
-        if self.peer is None or dialogue is None or not dialogue.listed:
+        if dialogue is None or not dialogue.listed or not shareable(dialogue_id):
             return []
-        if not shareable(dialogue_id):
-            return []
-        return [self.peer.offer(tx, user_id, reflection_id, now)]
+        lesson = self.lessons.offer(reflection_id) if self.lessons is not None else None
+        if self.peer is None:
+            return [Outgoing(lessons_chat.OFFER, shortcuts=(lesson,))] if lesson else []
+        friend = self.peer.offer(tx, user_id, reflection_id, now)
+        if lesson is None:
+            return [friend]
+        return [
+            replace(
+                friend,
+                text=f"{friend.text} {lessons_chat.OFFER_MORE}",
+                shortcuts=(*friend.shortcuts, lesson),
+            )
+        ]
 
     @staticmethod
     def _begin_follow_up(tx: Transaction, user_id: int, argument: str) -> bool:

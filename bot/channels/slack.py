@@ -369,12 +369,20 @@ class SlackChannel:
             return Pushed.GONE
         return await self._deliver(user_id, messages)
 
+    async def post(self, channel: str, messages: Sequence[Outgoing]) -> Pushed:
+        """Post to a channel the bot is in (the team digest), by the channel's id."""
+        return await self._post_all(channel, messages)
+
     async def _deliver(self, user_id: str, messages: Sequence[Outgoing]) -> Pushed:
-        """Messages in order to the worker's DM. Once one has gone, the rest is never
-        reported for a resend."""
+        """Messages in order to the worker's DM."""
         channel, outcome = await self._dm_channel(user_id)
         if channel is None:
             return outcome
+        return await self._post_all(channel, messages)
+
+    async def _post_all(self, channel: str, messages: Sequence[Outgoing]) -> Pushed:
+        """Messages in order to one conversation. Once one has gone, the rest is never
+        reported for a resend."""
         sent_any = False
         for message in merged(list(messages), MAX_MESSAGE_CHARS):
             for send in self._calls_for(channel, message):

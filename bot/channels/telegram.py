@@ -368,6 +368,14 @@ class TelegramChannel:
             return Pushed.GONE
         return await self._deliver(int(user.external_id), messages)
 
+    async def post(self, chat: str, messages: Sequence[Outgoing]) -> Pushed:
+        """Post to a group the bot is in (the team digest), by the group's chat id."""
+        try:
+            chat_id = int(chat)
+        except ValueError:
+            return Pushed.GONE
+        return await self._deliver(chat_id, messages)
+
     async def _deliver(self, chat_id: int, messages: Sequence[Outgoing]) -> Pushed:
         """Messages in order, each cut under Telegram's limit, the buttons on the last
         piece. Once one piece has gone, the rest is never reported for a resend."""

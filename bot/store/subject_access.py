@@ -19,6 +19,7 @@ from sqlalchemy import delete, or_, select, update
 from bot.cpd.draft import FIELDS
 from bot.store import audit
 from bot.store.cpd import CpdBook
+from bot.store.lessons import LessonBook
 from bot.store.models import (
     deliveries,
     feedback,
@@ -151,6 +152,18 @@ def collect(tx: Transaction, user_id: int) -> dict[str, Any]:
                 **{name: record.fields.text_of(name) for name, _ in FIELDS},
             }
             for record in CpdBook(tx).list_for(user_id, date.min, date.max)
+        ],
+        "lessons_for_the_team": [
+            {
+                "id": lesson.id,
+                "reflection_id": lesson.reflection_id,
+                "text": lesson.text,
+                "theme": lesson.theme,
+                "shared": lesson.approved,
+                "digest": lesson.period,
+                "digest_sent_at": _time(lesson.sent_at),
+            }
+            for lesson in LessonBook(tx).mine(user_id)
         ],
         "audit": [
             {"at": _time(e.at), "actor": e.actor, "action": e.action, "subject": e.subject}

@@ -1,0 +1,357 @@
+"""Lessons for the team: drafted from a reflection's conclusion and plan, checked for
+identifying details, approved word for word, and posted without names in a digest that
+goes out once per organisation, period and place."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator, Sequence
+from datetime import UTC, datetime, time, timedelta
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from sqlalchemy import select
+
+from bot.care.identifiers import default_patterns
+from bot.config import LessonsConfig
+from bot.dialogues import Catalog
+from bot.lessons import Lessons, default_themes
+from bot.lessons import chat as words
+from bot.lessons.digest import INTRO, Schedule, compose
+from bot.lessons.sender import DigestSender
+from bot.messages import Outgoing, Pushed, UserRef
+from bot.service import ConversationService
+from bot.store.lessons import TeamLesson
+from bot.store.models import digests
+from bot.store.repository import Store
+from tests.conftest import Clock
+from tests.worker import Worker
+
+SAM = UserRef("telegram", "101", "Sam")
+KIM = UserRef("telegram", "202", "Kim")
+ANSWERS = {
+    "what_happened": (
+        "I visited a family with a colleague to review the plan, and we agreed the next "
+        "steps together."
+    ),
+    "feelings": "I felt anxious beforehand and relieved afterwards, because it went calmly.",
+    "well_and_why": "It went well because I prepared and listened carefully to their worries.",
+    "learnt": (
+        "I learnt that reading the whole chronology before a visit helps me ask better "
+        "questions."
+    ),
+    "plan": (
+        "Next time I will call Mr Patel on 07700 900123 to agree the handover before the visit."
+    ),
+}
+DRAFTED = (
+    "I learnt that reading the whole chronology before a visit helps me ask better "
+    "questions. Next time I will call Mr [name] on [phone] to agree the handover before "
+    "the visit."
+)
+
+
+class Poster:
+    """A channel's posting, recorded; `answers` says how each post goes."""
+
+    def __init__(self, *answers: Pushed) -> None:
+        self.posts: list[tuple[str, list[Outgoing]]] = []
+        self.answers = list(answers)
+
+    async def post(self, place: str, messages: Sequence[Outgoing]) -> Pushed:
+        answer = self.answers.pop(0) if self.answers else Pushed.SENT
+        if answer is Pushed.SENT:
+            self.posts.append((place, list(messages)))
+        return answer
+
+
+@pytest.fixture
+def lessons(catalog: Catalog) -> Lessons:
+    return Lessons(catalog, default_themes(), default_patterns())
+
+
+@pytest.fixture
+def team_service(
+    store: Store, catalog: Catalog, clock: Clock, lessons: Lessons
+) -> Iterator[ConversationService]:
+    service = ConversationService(store, catalog, clock=clock, lessons=lessons)
+    yield service
+    service.close()
+
+
+def reflect(service: ConversationService, user: UserRef, answers: dict[str, str]) -> Worker:
+    """A whole quick Gibbs with these answers in step order (the first option at every
+    choice)."""
+    worker = Worker(service, user)
+    reply = worker.start("gibbs_quick")
+    waiting = list(answers.values())
+    while reply.waiting:
+        question = worker.question
+        if question.choices:
+            reply = worker.presses(question.choices[0].value)
+        else:
+            reply = worker.says(waiting.pop(0))
+    assert not waiting
+    return worker
+
+
+def said(worker: Worker, text: str) -> list[Outgoing]:
+    return list(worker.says(text).messages)
+
+
+def button(messages: Sequence[Outgoing], label: str) -> str:
+    return next(c.value for m in messages for c in m.shortcuts if c.label == label)
+
+
+def sender(
+    store: Store, clock: Clock, posters: dict[str, Poster], name: str = "one", **config: object
+) -> DigestSender:
+    settings = LessonsConfig.model_validate(
+        {"post_to": ["slack:C0123TEAM", "telegram:-1001234"], **config}
+    )
+    return DigestSender(
+        store, settings, default_themes(), posters, clock, claimant=name  # type: ignore[arg-type]
+    )
+
+
+def offered(worker: Worker) -> list[Outgoing]:
+    """After the reflection: the offer of a lesson, pressed."""
+    return said(worker, button(worker.seen, words.OFFER_BUTTON))
+
+
+def test_a_lesson_is_drafted_redacted_approved_word_for_word_and_posted_once(
+    team_service: ConversationService, store: Store, clock: Clock
+) -> None:
+    sam = reflect(team_service, SAM, ANSWERS)
+    drafted = offered(sam)
+    text = "\n".join(m.text for m in drafted)
+    assert words.TOOK_OUT.format(kinds="name, phone") in text
+    assert f"“{DRAFTED}”" in text
+    assert "Theme: Communication" in text or "Theme: Information sharing" in text
+    share = button(drafted, words.SHARE)
+    # Before approval, nothing would be posted.
+    clock.now = datetime(2026, 11, 30, 9, 0, tzinfo=UTC)  # Monday 09:00 London
+    one = sender(store, clock, {"slack": Poster(), "telegram": Poster()})
+    assert one.preview(1, clock.now) is None
+    assert words.SHARED.split(".")[0] in said(sam, share)[0].text
+    assert words.ALREADY_SHARED in said(sam, share)[0].text  # pressed twice: once
+    clock.now = datetime(2026, 12, 7, 9, 0, tzinfo=UTC)
+    slack, telegram = Poster(), Poster()
+    posted = asyncio.run(
+        sender(store, clock, {"slack": slack, "telegram": telegram}).tick()
+    )
+    assert posted == 2
+    ((place, messages),) = slack.posts
+    assert place == "C0123TEAM"
+    assert f"• {DRAFTED}" in messages[0].text
+    assert "Sam" not in messages[0].text
+    assert telegram.posts[0][0] == "-1001234"
+    assert telegram.posts[0][1][0].text == messages[0].text
+    # A second process, a second tick: nothing more.
+    again = sender(store, clock, {"slack": slack, "telegram": telegram}, name="two")
+    assert asyncio.run(again.tick()) == 0
+    assert len(slack.posts) == 1
+    assert len(telegram.posts) == 1
+    listing = said(sam, "lessons")[0].text
+    assert "in a team digest" in listing
+    gone = said(sam, "lesson delete 1")[0].text
+    assert "7 December 2026" in gone
+    assert "cannot be unsent" in gone
+
+
+def test_changed_words_need_a_new_approval_and_identifying_words_are_refused(
+    team_service: ConversationService, store: Store, clock: Clock
+) -> None:
+    sam = reflect(team_service, SAM, ANSWERS)
+    drafted = offered(sam)
+    old_share = button(drafted, words.SHARE)
+    number = old_share.split()[2]
+    asked = said(sam, button(drafted, words.CHANGE_WORDS))[0].text
+    assert asked == words.HOW_TO_WORD.format(id=number)
+    refused = said(sam, f"lesson words {number}: Ring Mrs Jones at 12 Acacia Road first.")
+    assert "identifying details" in refused[0].text
+    assert "Nothing was changed" in refused[0].text
+    mine = "Check the handover notes before a first visit, even when the day is full."
+    changed = said(sam, f"lesson words {number}: {mine}")
+    assert f"“{mine}”" in changed[0].text
+    stale = said(sam, old_share)
+    assert stale[0].text == words.CHANGED_SINCE
+    themes = said(sam, button(stale, words.CHANGE_THEME))
+    workload = button(themes, "Workload and pressure")
+    reworded = said(sam, workload)
+    assert reworded[0].text == words.THEME_SET.format(theme="Workload and pressure")
+    # The button sent before the theme changed approves nothing either.
+    assert said(sam, button(changed, words.SHARE))[0].text == words.CHANGED_SINCE
+    said(sam, button(reworded, words.SHARE))
+    clock.now = datetime(2026, 11, 30, 9, 0, tzinfo=UTC)
+    slack = Poster()
+    asyncio.run(sender(store, clock, {"slack": slack}, post_to=["slack:C0123TEAM"]).tick())
+    text = slack.posts[0][1][0].text
+    assert f"Workload and pressure\n• {mine}" in text
+    assert DRAFTED not in text
+    assert "Acacia" not in text
+
+
+def test_nobody_else_can_see_change_share_or_delete_a_lesson(
+    team_service: ConversationService,
+) -> None:
+    sam = reflect(team_service, SAM, ANSWERS)
+    share = button(offered(sam), words.SHARE)
+    number = share.split()[2]
+    kim = Worker(team_service, KIM)
+    kim.start()
+    for attempt in (
+        f"lesson show {number}",
+        f"lesson words {number}: mine now",
+        f"lesson theme {number} workload",
+        share,
+        f"lesson delete {number}",
+    ):
+        assert said(kim, attempt)[0].text == words.NO_LESSON.format(id=number)
+    assert said(kim, "lesson new 1")[0].text == words.NOT_YOURS.format(id=1)
+    assert said(kim, "lessons")[0].text == words.NONE_YET
+    assert DRAFTED in said(sam, f"lesson show {number}")[0].text
+
+
+def test_a_lesson_is_offered_beside_the_critical_friend_button_and_not_in_the_middle(
+    team_service: ConversationService,
+) -> None:
+    sam = reflect(team_service, SAM, ANSWERS)
+    offers = [m for m in sam.seen if any(c.label == words.OFFER_BUTTON for c in m.shortcuts)]
+    assert len(offers) == 1
+    sam2 = Worker(team_service, KIM)
+    sam2.start("gibbs_quick")
+    # Mid-reflection, `lessons` is answered beside the question, which is asked again.
+    reply = sam2.says("lessons")
+    assert reply.waiting
+
+
+def test_a_place_that_fails_is_retried_then_given_up_without_doubling_the_others(
+    team_service: ConversationService, store: Store, clock: Clock
+) -> None:
+    sam = reflect(team_service, SAM, ANSWERS)
+    said(sam, button(offered(sam), words.SHARE))
+    clock.now = datetime(2026, 11, 30, 9, 0, tzinfo=UTC)
+    slack = Poster(Pushed.RETRY, Pushed.RETRY)
+    telegram = Poster(Pushed.GONE)
+    posting = sender(store, clock, {"slack": slack, "telegram": telegram})
+    assert asyncio.run(posting.tick()) == 0
+    clock.advance(seconds=30)
+    assert asyncio.run(posting.tick()) == 0  # the backoff: not yet
+    clock.advance(minutes=1)
+    assert asyncio.run(posting.tick()) == 0  # the second RETRY
+    clock.advance(minutes=5)
+    assert asyncio.run(posting.tick()) == 1
+    assert len(slack.posts) == 1
+    assert telegram.posts == []
+    with store.engine.connect() as connection:
+        states = dict(connection.execute(select(digests.c.destination, digests.c.status)).all())
+    assert states == {"slack:C0123TEAM": "sent", "telegram:-1001234": "failed"}
+
+
+def test_a_lesson_deleted_after_its_digest_was_claimed_is_not_posted(
+    team_service: ConversationService, store: Store, clock: Clock
+) -> None:
+    sam = reflect(team_service, SAM, ANSWERS)
+    said(sam, button(offered(sam), words.SHARE))
+    clock.now = datetime(2026, 11, 30, 9, 0, tzinfo=UTC)
+    slack = Poster(Pushed.RETRY)
+    posting = sender(store, clock, {"slack": slack}, post_to=["slack:C0123TEAM"])
+    asyncio.run(posting.tick())  # claimed, the lesson attached, the post to be retried
+    said(sam, "lesson delete 1")
+    clock.advance(minutes=2)
+    asyncio.run(posting.tick())
+    assert slack.posts == []
+    with store.engine.connect() as connection:
+        assert connection.scalar(select(digests.c.status)) == "empty"
+
+
+def test_no_digest_when_nothing_was_shared_and_drafts_never_go_out(
+    team_service: ConversationService, store: Store, clock: Clock
+) -> None:
+    sam = reflect(team_service, SAM, ANSWERS)
+    offered(sam)  # drafted, never approved
+    clock.now = datetime(2026, 11, 30, 9, 0, tzinfo=UTC)
+    slack = Poster()
+    assert asyncio.run(sender(store, clock, {"slack": slack}).tick()) == 0
+    assert slack.posts == []
+
+
+lesson_words = st.text(
+    alphabet=st.characters(categories=["L", "N", "Zs"], max_codepoint=0x24F),
+    min_size=3,
+    max_size=60,
+).map(lambda text: " ".join(text.split()) or "word")
+
+
+@settings(max_examples=60, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    lessons=st.lists(
+        st.tuples(lesson_words, st.sampled_from(default_themes().keys), st.booleans()),
+        max_size=8,
+    )
+)
+def test_a_digest_holds_exactly_the_approved_words_and_nothing_else(
+    lessons: list[tuple[str, str, bool]],
+) -> None:
+    approved = [TeamLesson(text, theme) for text, theme, ok in lessons if ok]
+    text = compose(approved, default_themes(), "2026-11-30", "weekly")
+    if not approved:
+        assert text is None
+        return
+    assert text is not None
+    bullets = [line[2:] for line in text.split("\n") if line.startswith("• ")]
+    assert sorted(bullets) == sorted(lesson.text for lesson in approved)
+    labels = {default_themes().label(key) for key in default_themes().keys}
+    for line in text.split("\n"):
+        assert line.startswith("• ") or line in labels or line in {"", INTRO} or (
+            line.startswith("Lessons from the team: the week to 30 November 2026")
+        )
+
+
+@pytest.mark.parametrize(
+    ("every", "now", "period", "due", "after"),
+    [
+        # Monday 09:00 in London: in GMT it is 09:00 UTC.
+        ("weekly", "2026-11-30T08:59Z", "2026-11-23", "2026-11-23T09:00Z", "2026-11-30T09:00Z"),
+        ("weekly", "2026-11-30T09:00Z", "2026-11-30", "2026-11-30T09:00Z", "2026-12-07T09:00Z"),
+        # Summer time: 09:00 in London is 08:00 UTC; the clocks change on 29 March 2026.
+        ("weekly", "2026-03-30T08:30Z", "2026-03-30", "2026-03-30T08:00Z", "2026-04-06T08:00Z"),
+        ("monthly", "2026-12-01T08:59Z", "2026-11-01", "2026-11-01T09:00Z", "2026-12-01T09:00Z"),
+        ("monthly", "2026-12-31T23:00Z", "2026-12-01", "2026-12-01T09:00Z", "2027-01-01T09:00Z"),
+    ],
+)
+def test_when_a_digest_is_due(every: str, now: str, period: str, due: str, after: str) -> None:
+    schedule = Schedule(every, 0, time(9), "Europe/London")  # type: ignore[arg-type]
+    instant = datetime.fromisoformat(now)
+    assert schedule.latest_due(instant) == (period, datetime.fromisoformat(due))
+    assert schedule.next_due(instant) == datetime.fromisoformat(after)
+
+
+def test_a_monthly_digest_is_headed_with_the_month_it_looks_back_on() -> None:
+    text = compose([TeamLesson("Ask early.", "other")], default_themes(), "2026-12-01", "monthly")
+    assert text is not None
+    assert text.startswith("Lessons from the team: November 2026")
+    assert "Other lessons\n• Ask early." in text
+
+
+def test_themes_are_suggested_from_the_words_of_the_lesson() -> None:
+    themes = default_themes()
+    assert themes.suggest("My caseload was too high and I had no time to prepare.") == "workload"
+    assert themes.suggest("I will write up my case notes the same day.") == "recording"
+    assert themes.suggest("Zebra.") == "other"
+
+
+def test_a_chart_can_go_with_the_digest(
+    team_service: ConversationService, store: Store, clock: Clock
+) -> None:
+    sam = reflect(team_service, SAM, ANSWERS)
+    said(sam, button(offered(sam), words.SHARE))
+    clock.now = datetime(2026, 11, 30, 9, 0, tzinfo=UTC) + timedelta(minutes=1)
+    slack = Poster()
+    posting = sender(store, clock, {"slack": slack}, post_to=["slack:C0123TEAM"], chart=True)
+    asyncio.run(posting.tick())
+    (_, messages), = slack.posts
+    assert messages[1].attachment is not None
+    assert messages[1].attachment.content.startswith(b"\x89PNG")
