@@ -360,7 +360,7 @@ def test_a_guide_read_mid_reflection_leaves_the_reflection_where_it_was(
     record = only_reflection(store, worker.user)
     answers = list(record.answers.values())
     assert answers[0] == ANSWER
-    assert answers[1] == "guide me through it, that was the hard part for everyone"
+    assert answers[1].startswith("guide me through it, that was the hard part for everyone")
     assert not any("Giving and receiving feedback" in text for text in answers)
 
 
