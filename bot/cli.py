@@ -39,6 +39,7 @@ from bot.config import (
 )
 from bot.cpd import cli as cpd_cli
 from bot.dialogues.loader import DialogueError, dialogue_files, load_catalog, load_dialogue
+from bot.engine.engine import WRITE_DIALOGUE
 from bot.messages import UserRef
 from bot.service import is_reflection_id
 from bot.store import KeyringError, StorageError, audit
@@ -86,6 +87,10 @@ def parser() -> argparse.ArgumentParser:
     _user_option(run)
 
     journal_cmd = add("journal", help="list your reflections, or show one")
+    write = add("write", help="write freely in your journal in this terminal, with no questions")
+    _user_option(write)
+    write.add_argument("--json", action="store_true", help="one JSON object per line, for programs")
+
     journal_cmd.add_argument("action", nargs="?", choices=["list", "show"], default="list")
     journal_cmd.add_argument("id", nargs="?", type=_reflection_id, help="the reflection to show")
     _user_option(journal_cmd)
@@ -283,7 +288,7 @@ def _dispatch(args: argparse.Namespace) -> int:
                 file=sys.stderr,
             )
             return EXIT_FIX_FIRST
-        if args.command in {"chat", "run"}:
+        if args.command in {"chat", "run", "write"}:
             return _chat(app, args)
         if args.command == "digest":
             return lessons_cli.run(app, args)
@@ -589,7 +594,8 @@ def _chat(app: App, args: argparse.Namespace) -> int:
         app.service.handle, user_from(args.user), json_mode=getattr(args, "json", False)
     )
     with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(channel.run(getattr(args, "dialogue", None)))
+        dialogue = WRITE_DIALOGUE if args.command == "write" else getattr(args, "dialogue", None)
+        asyncio.run(channel.run(dialogue))
     return EXIT_OK
 
 

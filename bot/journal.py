@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from typing import Literal
 
 from bot.dialogues import Catalog
+from bot.dialogues.model import joined
 from bot.messages import Choice
 from bot.store.repository import JournalEntry, ReflectionRecord
 
@@ -74,6 +75,8 @@ def shortcuts(entries: Sequence[JournalEntry], catalog: Catalog) -> tuple[Choice
 def _labelled(answers: dict[str, str], dialogue_id: str, catalog: Catalog) -> list[tuple[str, str]]:
     """Each answer under its question's first line (and stage), in the order answered."""
     dialogue = catalog.get(dialogue_id)
+    if dialogue is not None:
+        answers = joined(answers, dialogue)  # free writing: its messages as one text
     sections = []
     for step_id, text in answers.items():
         label = step_id.replace("_", " ").capitalize()

@@ -170,6 +170,9 @@ COMMAND_WORDS = frozenset(
         "start",
         "menu",
         "resume",
+        "write",
+        # Finishes free writing; at any other question it stays an answer (the engine).
+        "done",
         "nudge",
         "followup",
         "settings",

@@ -195,3 +195,18 @@ def team(friendly: ConversationService, store: Store) -> dict[str, Colleague]:
     for name in ("Lee", "Kim", "Jo"):
         assert peer_wording.JOINED in people[name].text(people[name].says("friend join"))
     return people
+
+
+# ---- lessons for the team (tests/test_lessons.py, tests/test_lessons_e2e.py) ---------
+
+
+@pytest.fixture
+def team_service(store: Store, catalog: Catalog, clock: Clock) -> Iterator[ConversationService]:
+    """The service with lessons for the team on, as `critical-friend run` has them."""
+    from bot.care.identifiers import default_patterns
+    from bot.lessons import Lessons, default_themes
+
+    lessons = Lessons(catalog, default_themes(), default_patterns())
+    service = ConversationService(store, catalog, clock=clock, lessons=lessons)
+    yield service
+    service.close()

@@ -69,9 +69,19 @@ class Walk:
     expected: dict[str, str] = field(default_factory=dict)  # step id -> what was saved
     follow_ups: list[str] = field(default_factory=list)
     finished: bool = False
+    writing: bool = False  # a message of free writing was kept: `done` comes next
+
+    def done_writing(self) -> None:
+        self.writing = False
+        reply = self.worker.says("done")
+        assert not reply.failed, text_of(reply)
+        self.finished = all(message.reply_token is None for message in reply.messages)
 
     def answer_one(self) -> None:
         """Answer the open question the way the brief says; note what should be kept."""
+        if self.writing:
+            self.done_writing()
+            return
         question = self.worker.question
         step, is_follow_up = asked_step(self.dialogue, question)
         if step.is_choice:
@@ -79,6 +89,11 @@ class Walk:
             first = step.choices[0]
             reply = self.worker.presses(first.value)
             self.expected[step.id] = first.label
+        elif step.collect is not None:
+            # Free writing: one message, then `done` (a step may take many; see test_write).
+            reply = self.worker.says(ANSWER)
+            self.expected[step.id] = ANSWER
+            self.writing = True
         elif is_follow_up:
             self.follow_ups.append(step.id)
             reply = self.worker.says(ANSWER)

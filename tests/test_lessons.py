@@ -5,7 +5,7 @@ goes out once per organisation, period and place."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from datetime import UTC, datetime, time, timedelta
 
 import pytest
@@ -13,11 +13,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import select
 
-from bot.care.identifiers import default_patterns
 from bot.config import LessonsConfig
-from bot.dialogues import Catalog
-from bot.lessons import Lessons, default_themes
 from bot.lessons import chat as words
+from bot.lessons import default_themes
 from bot.lessons.digest import INTRO, Schedule, compose
 from bot.lessons.sender import DigestSender
 from bot.messages import Outgoing, Pushed, UserRef
@@ -64,20 +62,6 @@ class Poster:
         if answer is Pushed.SENT:
             self.posts.append((place, list(messages)))
         return answer
-
-
-@pytest.fixture
-def lessons(catalog: Catalog) -> Lessons:
-    return Lessons(catalog, default_themes(), default_patterns())
-
-
-@pytest.fixture
-def team_service(
-    store: Store, catalog: Catalog, clock: Clock, lessons: Lessons
-) -> Iterator[ConversationService]:
-    service = ConversationService(store, catalog, clock=clock, lessons=lessons)
-    yield service
-    service.close()
 
 
 def reflect(service: ConversationService, user: UserRef, answers: dict[str, str]) -> Worker:

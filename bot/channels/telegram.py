@@ -91,6 +91,7 @@ class ChatService(Protocol):
 
 COMMANDS = (
     ("reflect", "Start a reflection"),
+    ("write", "Write freely in your journal, no questions"),
     ("journal", "Your finished reflections"),
     ("back", "Go back a question"),
     ("skip", "Skip this question"),

@@ -25,7 +25,8 @@ from datetime import date
 from typing import Any, Final
 
 from bot.cpd.year import local_date, uk_date
-from bot.dialogues import Catalog
+from bot.dialogues import Catalog, Dialogue
+from bot.dialogues.model import PART
 from bot.store.repository import PeerExchange, ReflectionRecord
 
 REFLECTION_ON_PRACTICE: Final = "Reflection on practice"
@@ -178,7 +179,7 @@ def draft(
 
     `timezone` is the worker's: the reflection finished on that local date.
     """
-    answers = _free_text(record, catalog)
+    answers = _paragraphs(_free_text(record, catalog), catalog.get(record.dialogue_id))
     recipe = RECIPES.get(record.dialogue_id, GENERIC)
     used: set[str] = set()
 
@@ -230,6 +231,24 @@ def _free_text(record: ReflectionRecord, catalog: Catalog) -> dict[str, str]:
         if meaningful:
             found[step_id] = meaningful
     return found
+
+
+def _paragraphs(answers: dict[str, str], dialogue: Dialogue | None) -> dict[str, str]:
+    """Free writing (a `collect` step) has no questions to draft from: each of its
+    paragraphs counts as an answer, so the first says what happened and the last ones
+    what was learnt and what comes next, as for any model whose steps we do not know."""
+    if dialogue is None:
+        return answers
+    free = [step.id for step in dialogue.steps if step.collect is not None]
+    split: dict[str, str] = {}
+    for key, text in answers.items():
+        if not any(key == step_id or key.startswith(step_id + PART) for step_id in free):
+            split[key] = text
+            continue
+        pieces = [piece.strip() for piece in re.split(r"\n\s*\n", text) if piece.strip()]
+        for number, piece in enumerate(pieces, 1):
+            split[f"{key}#{number}"] = piece
+    return split
 
 
 def _meaningful(text: str) -> str:

@@ -13,7 +13,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from bot.dialogues.model import END, PLACEHOLDER, STEP_ID, Dialogue
+from bot.dialogues.model import END, PART, PLACEHOLDER, STEP_ID, Dialogue
 from bot.yamlsource import Located, Problem, YamlError, load_file, validation_problems
 
 
@@ -103,6 +103,25 @@ def check_dialogue(dialogue: Dialogue, located: Located) -> list[Problem]:
                     (*where, "action"), "'check_in' needs choices whose values are days or 'none'"
                 )
             for c_index, choice in enumerate(step.choices):
+        if step.collect is not None:
+            for key, what in (
+                ("choices", step.is_choice),
+                ("follow_up", step.follow_up is not None),
+                ("guard", step.guard is not None),
+            ):
+                if what:
+                    report(
+                        (*where, key),
+                        f"free writing (collect: {step.collect}) takes typed messages, so it "
+                        f"cannot have '{key}'",
+                    )
+            clash = next((s.id for s in dialogue.steps if s.id.startswith(step.id + PART)), None)
+            if clash is not None:
+                report(
+                    (*where, "id"),
+                    f"step id '{clash}' is where this step keeps its later messages: "
+                    "please name it differently",
+                )
                 if choice.value != "none" and not (
                     choice.value.isdecimal() and 0 < int(choice.value) <= 366
                 ):

@@ -39,6 +39,37 @@ def fill_placeholders(
     return PLACEHOLDER.sub(answer, template)
 
 
+# A `collect: until_done` step keeps its first message under the step id and each later
+# one under its own key, `<step id>_part_2`, `_part_3` ...: a message is saved once, as it
+# arrives, and never rewritten (one stored answer each, no growing copies).
+PART = "_part_"
+
+
+def part_key(step_id: str, number: int) -> str:
+    """Where the `number`-th message (counting from 1) of a free-writing step is kept."""
+    return step_id if number == 1 else f"{step_id}{PART}{number}"
+
+
+def parts(answers: Mapping[str, str], step_id: str) -> list[str]:
+    """The messages written at a free-writing step, in order."""
+    found: list[str] = []
+    while (text := answers.get(part_key(step_id, len(found) + 1))) is not None:
+        found.append(text)
+    return found
+
+
+def joined(answers: Mapping[str, str], dialogue: Dialogue) -> dict[str, str]:
+    """`answers` with each free-writing step's messages as one text, under its step id."""
+    result = dict(answers)
+    for step in dialogue.steps:
+        if step.collect is not None and step.id in answers:
+            written = parts(answers, step.id)
+            for number in range(2, len(written) + 1):
+                result.pop(part_key(step.id, number), None)
+            result[step.id] = "\n\n".join(written)
+    return result
+
+
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
 
@@ -80,6 +111,9 @@ class Step(_Strict):
     # `blame`: an answer with blame language ("you should have", "your fault") gets a
     # gentle invitation to rephrase it; the worker may still keep it as written.
     guard: Literal["blame"] | None = None
+    # How the answer is taken. `until_done`: free writing, as many messages as the worker
+    # likes, each kept as it arrives (see `part_key`), until they type `done`.
+    collect: Literal["until_done"] | None = None
 
     @field_validator("id")
     @classmethod

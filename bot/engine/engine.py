@@ -15,7 +15,8 @@ from enum import IntEnum
 from bot.care.cues import CueSet
 from bot.care.identifiers import Patterns
 from bot.dialogues import END, Catalog, Dialogue, Step
-from bot.dialogues.model import fill_placeholders
+from bot.dialogues.model import fill_placeholders, joined, part_key
+from bot.dialogues.model import parts as written
 from bot.engine import guards, wording
 from bot.engine.effects import (
     AnswerSaved,
@@ -49,6 +50,8 @@ SEND_AS_WRITTEN = "send_as_written"
 # The end-of-reflection summary is short: each answer at most about this long there.
 # The journal keeps every word.
 SUMMARY_ANSWER_CHARS = 280
+# The dialogue `write` (and `/write`) starts: free writing, kept in the journal.
+WRITE_DIALOGUE = "write"
 
 # Answers that say nothing yet; a step with a follow-up probes these once.
 VAGUE_ANSWERS = frozenset(
@@ -204,6 +207,8 @@ class _TurnBuilder:
         name = command.name
         if name in {"reflect", "start", "menu"}:
             self.start(command.argument or None, greet=False)
+        elif name == "write":
+            self.start(WRITE_DIALOGUE, greet=False)
         elif name == "resume":
             self.resume_newest()
         elif name == "help" or name == "journal":
@@ -227,9 +232,14 @@ class _TurnBuilder:
             self.pause()
         elif name == "stop":
             self.ask(wording.CONFIRM_STOP, _STOP_CHOICES, mode=Mode.CONFIRM_STOP)
+        elif name == "done":
+            self.done()
 
     def outside_run(self, name: str) -> None:
-        if name in {"pause", "stop"}:
+        if name == "done":
+            self.say(wording.NOTHING_TO_FINISH)
+            self.reask()
+        elif name in {"pause", "stop"}:
             if self.state.mode is Mode.CHOOSING:
                 self.close_menu()
             else:
@@ -427,6 +437,13 @@ class _TurnBuilder:
             return
         # A follow-up's answer is joined to the first one, so the limit covers both.
         combined = len(text) + len(run.pending_answer or "")
+        if step.collect is not None and combined <= self.context.max_answer_chars:
+            # Free writing: the limit is on the whole entry, as it is on one answer.
+            entry = sum(len(part) for part in written(run.answers, step.id)) + combined
+            if entry > self.context.max_answer_chars:
+                self.say(wording.entry_full(self.context.max_answer_chars))
+                self.reask()
+                return
         if combined > self.context.max_answer_chars:
             self.say(wording.too_long(combined, self.context.max_answer_chars))
             self.reask()
@@ -486,6 +503,9 @@ class _TurnBuilder:
             return
         self.save(run, step, text)
         self.advance(run, dialogue, step, dialogue.next_step_id(step))
+        if step.collect is not None:
+            self.noted()
+            return
 
     def would_hold(self, run: RunState, step: Step, text: str) -> bool:
         """Whether a check would hold `text` back rather than let it be saved."""
@@ -556,10 +576,49 @@ class _TurnBuilder:
     def save(self, run: RunState, step: Step, text: str) -> None:
         run.pending_answer = None
         _release(run)
-        run.answers[step.id] = text
+        # Free writing adds each message under its own key; an answer replaces the last.
+        key = step.id
+        if step.collect is not None:
+            key = part_key(step.id, len(written(run.answers, step.id)) + 1)
+        run.answers[key] = text
         if step.id in run.skipped:
             run.skipped.remove(step.id)
-        self.effects.append(AnswerSaved(run.key, step.id, text))
+        self.effects.append(AnswerSaved(run.key, key, text))
+
+    # ---- free writing (a `collect: until_done` step) -------------------------
+
+    def noted(self) -> None:
+        """A message of free writing is kept: a quiet word, and more may follow. The fuller
+        one comes after the first message, and after anything else was asked or said."""
+        said_before = self.state.question in {wording.NOTED_FIRST, wording.NOTED}
+        self.ask(wording.NOTED if said_before else wording.NOTED_FIRST, [], mode=Mode.IN_RUN)
+
+    def done(self) -> None:
+        """`done`: free writing is finished. At any other question it is just a word."""
+        current = self.current()
+        if current is None:
+            self.lost_dialogue()
+            return
+        run, dialogue, step = current
+        if step.collect is None:
+            # An answer as it always was (or the choice of that name).
+            self.answer("done", is_choice=False)
+        elif run.held_answer is not None:
+            self.say(wording.ENTRY_WAITING)
+            self.reask()
+        else:
+            self.end_entry(run, dialogue, step)
+
+    def end_entry(self, run: RunState, dialogue: Dialogue, step: Step) -> None:
+        """Move on from free writing (`done`, or `skip`). With nothing written at all
+        there is nothing to save: said kindly, and the worker can still write or stop."""
+        next_id = dialogue.next_step_id(step)
+        if not run.answers and next_id == END:
+            self.ask(wording.ENTRY_EMPTY, [], mode=Mode.IN_RUN)
+            return
+        if step.id not in run.answers and step.id not in run.skipped:
+            run.skipped.append(step.id)
+        self.advance(run, dialogue, step, next_id)
 
     def advance(self, run: RunState, dialogue: Dialogue, step: Step, next_id: str) -> None:
         run.history.append(step.id)
@@ -606,10 +665,13 @@ class _TurnBuilder:
             # unless a check would hold it: then it is dropped, as from a held answer.
             if self.would_hold(run, step, run.pending_answer):
                 run.pending_answer = None
+        if step.collect is not None:
+            self.end_entry(run, dialogue, step)
+            return
             else:
                 self.save(run, step, run.pending_answer)
         elif not run.history:
-            self.say(wording.FIRST_QUESTION)
+            self.say(wording.NO_BACK_IN_ENTRY if step.collect else wording.FIRST_QUESTION)
             self.reask()
             return
         else:
@@ -666,7 +728,7 @@ class _TurnBuilder:
         self.effects.append(RunFinished(run.key, summary))
         self.say(summary)
         self.say(
-            fill_placeholders(dialogue.closing, run.answers)
+            fill_placeholders(dialogue.closing, joined(run.answers, dialogue))
             if dialogue.closing
             else wording.FINISHED
         )
@@ -674,13 +736,13 @@ class _TurnBuilder:
 
     def summary(self, run: RunState, dialogue: Dialogue) -> str:
         if dialogue.summary:
-            return fill_placeholders(dialogue.summary, run.answers, limit=SUMMARY_ANSWER_CHARS)
+            return fill_placeholders(dialogue.summary, answers, limit=SUMMARY_ANSWER_CHARS)
         lines = [f"Your reflection: {dialogue.title}"]
         for item in dialogue.steps:
-            if item.id in run.answers:
+            if item.id in answers:
                 label = dialogue.stage_label(item) or item.prompt.splitlines()[0]
                 short = fill_placeholders(
-                    "{a}", {"a": run.answers[item.id]}, limit=SUMMARY_ANSWER_CHARS
+                    "{a}", {"a": answers[item.id]}, limit=SUMMARY_ANSWER_CHARS
                 )
                 lines.append(f"{label}: {short}")
         return "\n\n".join(lines)
@@ -698,6 +760,7 @@ class _TurnBuilder:
         closed question (in another window, say) is recognised as stale, not taken as
         the start of something new."""
         self.state.run = None
+        answers = joined(run.answers, dialogue)
         self.state.mode = Mode.IDLE
         self.state.pending = []
         self.state.question = ""
@@ -746,6 +809,9 @@ class _TurnBuilder:
         if run.held_for is Held.EDITING:
             return wording.EDIT_PROMPT, list(_IDENTIFIER_CHOICES[:2])
         text = wording.blame_invitation(blame_phrases(held))
+        elif step.collect is not None and step.id in run.answers:
+            # Back to free writing (resumed, or after stop): where the entry had got to.
+            text = wording.entry_so_far(written(run.answers, step.id)[-1], SUMMARY_ANSWER_CHARS)
         return text, [(SEND_AS_WRITTEN, wording.SEND_AS_WRITTEN)]
 
     def ask(
@@ -803,7 +869,7 @@ class _TurnBuilder:
 
 # Commands that change the open question: from a window that is behind, they would act
 # on a question the worker is not looking at.
-_ACTS_ON_THE_QUESTION = frozenset({"back", "skip", "pause", "stop"})
+_ACTS_ON_THE_QUESTION = frozenset({"back", "skip", "pause", "stop", "done"})
 
 _STOP_CHOICES = [
     ("keep", wording.KEEP_DRAFT),
@@ -826,6 +892,8 @@ def _hold(run: RunState, text: str, reason: Held) -> None:
     """`text` is held back for `reason`, in place of anything held or pending before."""
     _release(run)
     run.pending_answer = None
+        if step.collect is not None:
+            return wording.YOUR_WRITING
     run.held_answer = text
     run.held_for = reason
 
