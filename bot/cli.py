@@ -80,6 +80,10 @@ def parser() -> argparse.ArgumentParser:
     _user_option(chat)
     chat.add_argument("--json", action="store_true", help="one JSON object per line, for programs")
 
+    write = add("write", help="write freely in your journal in this terminal, with no questions")
+    _user_option(write)
+    write.add_argument("--json", action="store_true", help="one JSON object per line, for programs")
+
     run = add(
         "run",
         help="start every chat platform in the config (Telegram, Slack); without one, this terminal",
@@ -87,10 +91,6 @@ def parser() -> argparse.ArgumentParser:
     _user_option(run)
 
     journal_cmd = add("journal", help="list your reflections, or show one")
-    write = add("write", help="write freely in your journal in this terminal, with no questions")
-    _user_option(write)
-    write.add_argument("--json", action="store_true", help="one JSON object per line, for programs")
-
     journal_cmd.add_argument("action", nargs="?", choices=["list", "show"], default="list")
     journal_cmd.add_argument("id", nargs="?", type=_reflection_id, help="the reflection to show")
     _user_option(journal_cmd)

@@ -97,12 +97,6 @@ def check_dialogue(dialogue: Dialogue, located: Located) -> list[Problem]:
             report((*where, "follow_up"), "a follow-up only makes sense on a free-text question")
         if step.guard is not None and step.is_choice:
             report((*where, "guard"), "a guard only makes sense on a free-text question")
-        if step.action == "check_in":
-            if not step.is_choice:
-                report(
-                    (*where, "action"), "'check_in' needs choices whose values are days or 'none'"
-                )
-            for c_index, choice in enumerate(step.choices):
         if step.collect is not None:
             for key, what in (
                 ("choices", step.is_choice),
@@ -122,6 +116,12 @@ def check_dialogue(dialogue: Dialogue, located: Located) -> list[Problem]:
                     f"step id '{clash}' is where this step keeps its later messages: "
                     "please name it differently",
                 )
+        if step.action == "check_in":
+            if not step.is_choice:
+                report(
+                    (*where, "action"), "'check_in' needs choices whose values are days or 'none'"
+                )
+            for c_index, choice in enumerate(step.choices):
                 if choice.value != "none" and not (
                     choice.value.isdecimal() and 0 < int(choice.value) <= 366
                 ):

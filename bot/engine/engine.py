@@ -502,10 +502,10 @@ class _TurnBuilder:
             self.ask_step()
             return
         self.save(run, step, text)
-        self.advance(run, dialogue, step, dialogue.next_step_id(step))
         if step.collect is not None:
             self.noted()
             return
+        self.advance(run, dialogue, step, dialogue.next_step_id(step))
 
     def would_hold(self, run: RunState, step: Step, text: str) -> bool:
         """Whether a check would hold `text` back rather than let it be saved."""
@@ -641,6 +641,9 @@ class _TurnBuilder:
             # Skipping a follow-up keeps the first answer, so the checks look at it too.
             self.keep(run, dialogue, step, run.pending_answer)
             return
+        if step.collect is not None:
+            self.end_entry(run, dialogue, step)
+            return
         if step.id not in run.answers and step.id not in run.skipped:
             run.skipped.append(step.id)
         if step.action == "check_in" and step.id not in run.answers:
@@ -665,9 +668,6 @@ class _TurnBuilder:
             # unless a check would hold it: then it is dropped, as from a held answer.
             if self.would_hold(run, step, run.pending_answer):
                 run.pending_answer = None
-        if step.collect is not None:
-            self.end_entry(run, dialogue, step)
-            return
             else:
                 self.save(run, step, run.pending_answer)
         elif not run.history:
@@ -735,6 +735,7 @@ class _TurnBuilder:
         self.go_idle()
 
     def summary(self, run: RunState, dialogue: Dialogue) -> str:
+        answers = joined(run.answers, dialogue)
         if dialogue.summary:
             return fill_placeholders(dialogue.summary, answers, limit=SUMMARY_ANSWER_CHARS)
         lines = [f"Your reflection: {dialogue.title}"]
@@ -760,7 +761,6 @@ class _TurnBuilder:
         closed question (in another window, say) is recognised as stale, not taken as
         the start of something new."""
         self.state.run = None
-        answers = joined(run.answers, dialogue)
         self.state.mode = Mode.IDLE
         self.state.pending = []
         self.state.question = ""
@@ -782,6 +782,9 @@ class _TurnBuilder:
             text, choices = self.held_question(run, run.held_answer)
         elif run.pending_answer is not None and step.follow_up is not None:
             text = fill_placeholders(step.follow_up.prompt, run.answers)
+        elif step.collect is not None and step.id in run.answers:
+            # Back to free writing (resumed, or after stop): where the entry had got to.
+            text = wording.entry_so_far(written(run.answers, step.id)[-1], SUMMARY_ANSWER_CHARS)
         else:
             parts = [fill_placeholders(step.prompt, run.answers)]
             if step.hint:
@@ -809,9 +812,6 @@ class _TurnBuilder:
         if run.held_for is Held.EDITING:
             return wording.EDIT_PROMPT, list(_IDENTIFIER_CHOICES[:2])
         text = wording.blame_invitation(blame_phrases(held))
-        elif step.collect is not None and step.id in run.answers:
-            # Back to free writing (resumed, or after stop): where the entry had got to.
-            text = wording.entry_so_far(written(run.answers, step.id)[-1], SUMMARY_ANSWER_CHARS)
         return text, [(SEND_AS_WRITTEN, wording.SEND_AS_WRITTEN)]
 
     def ask(
@@ -864,6 +864,8 @@ class _TurnBuilder:
         label = dialogue.stage_label(step)
         if label:
             return label
+        if step.collect is not None:
+            return wording.YOUR_WRITING
         return f"question {dialogue.position(step) + 1}"
 
 
@@ -892,8 +894,6 @@ def _hold(run: RunState, text: str, reason: Held) -> None:
     """`text` is held back for `reason`, in place of anything held or pending before."""
     _release(run)
     run.pending_answer = None
-        if step.collect is not None:
-            return wording.YOUR_WRITING
     run.held_answer = text
     run.held_for = reason
 

@@ -20,7 +20,6 @@ HELP = (
     "  stop  - end this reflection; I'll ask whether to keep it as a draft\n"
     "  journal - see your finished reflections\n"
     "  write - write freely in your journal, with no questions; done - finish the entry\n"
-    "  write - write freely in your journal, with no questions; done - finish the entry\n"
     "  resume - carry on with your last paused reflection\n"
     "  guide - short guides: ways of reflecting, feedback, being a critical friend\n"
     "  help  - show this again"
@@ -129,48 +128,6 @@ def kept_as_draft(where: str) -> str:
 
 
 FINISHED = "Thank you for taking the time. This reflection is saved in your journal."
-
-# ---- free writing (a `collect: until_done` step, as in dialogues/write.yaml) -----------
-
-# Said after a message of free writing: fuller after the first, then only a quiet word.
-NOTED_FIRST = (
-    "Noted. Carry on whenever you like, in as many messages as you need; each one is kept "
-    "as you go. Type done when you've finished, or pause to come back to it later."
-)
-NOTED = "Noted. Carry on, or type done when you've finished."
-ENTRY_EMPTY = (
-    "There's nothing in this entry yet, so there's nothing to save. Whenever you're ready, "
-    "write whatever is on your mind. Or type stop if you'd rather leave it for today."
-)
-ENTRY_WAITING = (
-    "Your last message isn't in your entry yet. Please choose one of the options first, "
-    "then type done."
-)
-NO_BACK_IN_ENTRY = (
-    "There's no earlier question here: everything you've written is kept. Once the entry "
-    "is finished, you can change any of it with revise."
-)
-YOUR_WRITING = "the end of your entry"  # where paused free writing stopped
-NOTHING_TO_FINISH = "There's no writing open just now. Type write to start a journal entry."
-
-
-def entry_so_far(last: str, limit: int) -> str:
-    """Back at free writing already begun: the end of what was written, to pick up from."""
-    if len(last) > limit:
-        tail = last[-limit:]
-        last = "…" + (tail.split(" ", 1)[1] if " " in tail else tail)
-    return (
-        f"Your entry so far ends:\n{last}\n\nCarry on writing, or type done when you've finished."
-    )
-
-
-def entry_full(limit: int) -> str:
-    return (
-        f"That message would take this entry past the {limit:,} characters I can keep in "
-        "one, so I haven't saved it. Everything before it is safe. Type done to finish this "
-        "entry, then write to start another and send it there."
-    )
-
 
 # ---- free writing (a `collect: until_done` step, as in dialogues/write.yaml) -----------
 
