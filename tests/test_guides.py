@@ -283,7 +283,8 @@ def test_each_guide_offers_a_command_that_works(path: Path, catalog: Catalog) ->
 
 def test_the_models_guide_names_every_model_on_the_menu() -> None:
     text = load_guide(GUIDES / "models.md").text
-    for name in ("Quick Gibbs", "Gibbs' reflective cycle", "Driscoll", "mistake", "Kolb", "Rolfe"):
+    models = ("Quick Gibbs", "Gibbs' reflective cycle", "Driscoll", "mistake", "Kolb", "Rolfe")
+    for name in (*models, "Free writing"):
         assert name in text
 
 
