@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Sequence
 from datetime import UTC, datetime, time, timedelta
+from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -20,9 +21,11 @@ from bot.lessons.digest import INTRO, Schedule, compose
 from bot.lessons.sender import DigestSender
 from bot.messages import Outgoing, Pushed, UserRef
 from bot.service import ConversationService
+from bot.store.crypto import KEYS_ENV
 from bot.store.lessons import TeamLesson
 from bot.store.models import digests
 from bot.store.repository import Store
+from tests.chat_process import run_cli
 from tests.conftest import Clock
 from tests.worker import Worker
 
@@ -36,8 +39,7 @@ ANSWERS = {
     "feelings": "I felt anxious beforehand and relieved afterwards, because it went calmly.",
     "well_and_why": "It went well because I prepared and listened carefully to their worries.",
     "learnt": (
-        "I learnt that reading the whole chronology before a visit helps me ask better "
-        "questions."
+        "I learnt that reading the whole chronology before a visit helps me ask better questions."
     ),
     "plan": (
         "Next time I will call Mr Patel on 07700 900123 to agree the handover before the visit."
@@ -95,7 +97,12 @@ def sender(
         {"post_to": ["slack:C0123TEAM", "telegram:-1001234"], **config}
     )
     return DigestSender(
-        store, settings, default_themes(), posters, clock, claimant=name  # type: ignore[arg-type]
+        store,
+        settings,
+        default_themes(),
+        posters,
+        clock,
+        claimant=name,  # type: ignore[arg-type]
     )
 
 
@@ -122,9 +129,7 @@ def test_a_lesson_is_drafted_redacted_approved_word_for_word_and_posted_once(
     assert words.ALREADY_SHARED in said(sam, share)[0].text  # pressed twice: once
     clock.now = datetime(2026, 12, 7, 9, 0, tzinfo=UTC)
     slack, telegram = Poster(), Poster()
-    posted = asyncio.run(
-        sender(store, clock, {"slack": slack, "telegram": telegram}).tick()
-    )
+    posted = asyncio.run(sender(store, clock, {"slack": slack, "telegram": telegram}).tick())
     assert posted == 2
     ((place, messages),) = slack.posts
     assert place == "C0123TEAM"
@@ -289,8 +294,11 @@ def test_a_digest_holds_exactly_the_approved_words_and_nothing_else(
     assert sorted(bullets) == sorted(lesson.text for lesson in approved)
     labels = {default_themes().label(key) for key in default_themes().keys}
     for line in text.split("\n"):
-        assert line.startswith("• ") or line in labels or line in {"", INTRO} or (
-            line.startswith("Lessons from the team: the week to 30 November 2026")
+        assert (
+            line.startswith("• ")
+            or line in labels
+            or line in {"", INTRO}
+            or (line.startswith("Lessons from the team: the week to 30 November 2026"))
         )
 
 
@@ -336,6 +344,41 @@ def test_a_chart_can_go_with_the_digest(
     slack = Poster()
     posting = sender(store, clock, {"slack": slack}, post_to=["slack:C0123TEAM"], chart=True)
     asyncio.run(posting.tick())
-    (_, messages), = slack.posts
+    ((_, messages),) = slack.posts
     assert messages[1].attachment is not None
     assert messages[1].attachment.content.startswith(b"\x89PNG")
+
+
+def test_a_place_written_wrongly_and_a_broken_themes_file_exit_2_with_file_and_line(
+    tmp_path: Path,
+) -> None:
+    file = tmp_path / "config.yaml"
+    file.write_text("lessons:\n  digest: weekly\n  post_to:\n    - '#team'\n")
+    result = run_cli(tmp_path, "--config", str(file), "digest", "preview")
+    assert result.returncode == 2
+    assert result.stderr.decode().startswith(f"{file}:3: lessons.post_to: '#team': write a place")
+    themes = tmp_path / "themes.yaml"
+    themes.write_text("workload:\n  label: Workload\n  words: [caseload]\n  colour: red\n")
+    file.write_text("lessons:\n  themes_file: themes.yaml\n")
+    result = run_cli(tmp_path, "--config", str(file), "digest", "preview")
+    assert result.returncode == 2
+    assert f"{themes}:4: unknown key 'colour'" in result.stderr.decode().splitlines()
+    assert b"Traceback" not in result.stderr
+
+
+def test_digest_preview_shows_the_next_digest_when_and_where(
+    tmp_path: Path, team_service: ConversationService, store: Store, secret_key: str
+) -> None:
+    """The command line reads the same database the service wrote to."""
+    sam = reflect(team_service, SAM, ANSWERS)
+    said(sam, button(offered(sam), words.SHARE))
+    file = tmp_path / "config.yaml"
+    file.write_text(
+        f"database_url: {store.engine.url.render_as_string(hide_password=False)}\nlessons:\n  post_to: [slack:C0123TEAM]\n"
+    )
+    result = run_cli(tmp_path, "--config", str(file), "digest", "preview", **{KEYS_ENV: secret_key})
+    out = result.stdout.decode()
+    assert result.returncode == 0, result.stderr.decode()
+    assert "posted to slack:C0123TEAM" in out
+    assert "next due Monday" in out
+    assert f"• {DRAFTED}" in out
