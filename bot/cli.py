@@ -26,7 +26,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
 from bot import journal, logs, stats_cli
-from bot.lessons import cli as lessons_cli
 from bot.app import App, StartupError, build_app, open_database
 from bot.channels.terminal import TerminalChannel
 from bot.config import (
@@ -40,6 +39,7 @@ from bot.config import (
 from bot.cpd import cli as cpd_cli
 from bot.dialogues.loader import DialogueError, dialogue_files, load_catalog, load_dialogue
 from bot.engine.engine import WRITE_DIALOGUE
+from bot.lessons import cli as lessons_cli
 from bot.messages import UserRef
 from bot.service import is_reflection_id
 from bot.store import KeyringError, StorageError, audit
@@ -52,6 +52,7 @@ from bot.store.rotation import rotate_keys
 if TYPE_CHECKING:
     from bot.channels.slack import SlackChannel
     from bot.channels.telegram import TelegramChannel
+    from bot.lessons.sender import DigestSender
     from bot.nudges.dispatcher import Courier, Dispatcher
     from bot.web import WebServer
 
@@ -61,7 +62,6 @@ EXIT_OK, EXIT_PROBLEMS, EXIT_FIX_FIRST = 0, 1, 2
 
 def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(
-    from bot.lessons.sender import DigestSender
         prog="critical-friend",
         description="A critical friend for reflective practice in social work.",
     )
@@ -153,6 +153,7 @@ def parser() -> argparse.ArgumentParser:
     audit_cmd.add_argument("--format", choices=["text", "json"], default="text")
 
     stats_cli.add_commands(commands, shared)
+    lessons_cli.add_commands(commands, shared)
     cpd_cli.add_commands(commands, shared)
 
     nudges = add(
@@ -166,7 +167,6 @@ def parser() -> argparse.ArgumentParser:
         "generate", parents=[shared], help="print a new key for CRITICAL_FRIEND_SECRET_KEYS"
     )
     key_actions.add_parser(
-    lessons_cli.add_commands(commands, shared)
         "rotate", parents=[shared], help="re-encrypt everything with the newest key"
     )
     return top
@@ -277,6 +277,8 @@ def _dispatch(args: argparse.Namespace) -> int:
         return stats_cli.run(config, args)
     app = build_app(config)
     try:
+        if args.command == "digest":
+            return lessons_cli.run(app, args)
         if args.command == "run" and (config.settings.telegram or config.settings.slack):
             return _run_channels(app, config)
         if args.command == "run" and not sys.stdin.isatty():
@@ -290,8 +292,6 @@ def _dispatch(args: argparse.Namespace) -> int:
             return EXIT_FIX_FIRST
         if args.command in {"chat", "run", "write"}:
             return _chat(app, args)
-        if args.command == "digest":
-            return lessons_cli.run(app, args)
         if args.command == "journal":
             return _journal(app, args)
         if args.command == "export":
@@ -375,6 +375,7 @@ class _Running:
         self.channels: list[_Channel] = []  # every channel whose start was begun
         self.server: WebServer | None = None
         self.dispatcher: Dispatcher | None = None
+        self.digests: DigestSender | None = None
         self.secrets = [
             secret
             for section in (config.settings.telegram, config.settings.slack)
@@ -388,7 +389,6 @@ class _Running:
         self.step = "telegram"
         telegram = self._telegram(tg) if tg is not None else None
         self.step = "slack"
-        self.digests: DigestSender | None = None
         slack = self._slack(sl) if sl is not None else None
         if sl is not None and slack is not None and sl.mode == "http":
             self.channels.append(slack)
@@ -416,6 +416,7 @@ class _Running:
             else:
                 self.started.append("Slack (HTTP mode)")
         self._start_nudges(telegram, slack)
+        self._start_digests(telegram, slack)
         # What exists now (modules, dialogues, the SDKs' clients) lives as long as the
         # process. Frozen, it is left out of every later full garbage collection, which
         # otherwise walked it for up to 100 ms at a time, holding up every message on
@@ -429,7 +430,6 @@ class _Running:
         if telegram is not None:
             couriers["telegram"] = telegram
         if slack is not None:
-        self._start_digests(telegram, slack)
             couriers["slack"] = slack
         if nudges is None or not couriers:
             return
@@ -441,19 +441,6 @@ class _Running:
         self.app.service.on_told = self.dispatcher.wake
         self.started.append("weekly nudges")
 
-    def _telegram(self, settings: TelegramSettings) -> TelegramChannel:
-        # Imported here: a platform's library is loaded only when it is configured.
-        from bot.channels.telegram import TelegramChannel
-
-        return TelegramChannel(
-            self.app.service,
-            token=settings.token,
-            base_url=settings.base_url,
-            allowed_user_ids=settings.allowed_user_ids,
-        )
-
-    def _slack(self, settings: SlackSettings) -> SlackChannel:
-        from bot.channels.slack import SlackChannel
     def _start_digests(self, telegram: TelegramChannel | None, slack: SlackChannel | None) -> None:
         """The team digest's tick, if the config names a place to post it."""
         settings = self.config.settings
@@ -481,6 +468,19 @@ class _Running:
         self.digests.start()
         self.started.append("team digests")
 
+    def _telegram(self, settings: TelegramSettings) -> TelegramChannel:
+        # Imported here: a platform's library is loaded only when it is configured.
+        from bot.channels.telegram import TelegramChannel
+
+        return TelegramChannel(
+            self.app.service,
+            token=settings.token,
+            base_url=settings.base_url,
+            allowed_user_ids=settings.allowed_user_ids,
+        )
+
+    def _slack(self, settings: SlackSettings) -> SlackChannel:
+        from bot.channels.slack import SlackChannel
 
         return SlackChannel(
             self.app.service,
@@ -510,6 +510,8 @@ class _Running:
     async def stop(self) -> None:
         if self.dispatcher is not None:
             await self.dispatcher.stop()  # a tick under way finishes its deliveries
+        if self.digests is not None:
+            await self.digests.stop()
         if self.server is not None:
             await self.server.stop()
         results = await asyncio.gather(
@@ -523,8 +525,6 @@ class _Running:
         where = ""
         if self.server is not None:
             web = self.config.settings.web
-        if self.digests is not None:
-            await self.digests.stop()
             where = f"; web server on {web.listen}:{self.config.web_port} (/healthz)"
         return (
             f"Critical Friend is running: {', '.join(self.started)}{where}. "
