@@ -37,7 +37,14 @@ from bot.config import (
     load_config,
 )
 from bot.cpd import cli as cpd_cli
-from bot.dialogues.loader import DialogueError, dialogue_files, load_catalog, load_dialogue
+from bot.dialogues.loader import (
+    DialogueError,
+    coach_files,
+    coach_problems,
+    dialogue_files,
+    load_catalog,
+    load_dialogue,
+)
 from bot.engine.engine import WRITE_DIALOGUE
 from bot.lessons import cli as lessons_cli
 from bot.messages import UserRef
@@ -808,7 +815,8 @@ def _print_invites(found: list[Invite], now: datetime, fmt: str) -> None:
 def _check_dialogues(paths: list[Path]) -> int:
     folders = paths or [default_dialogues()]
     files = dialogue_files(folders)
-    if not files:
+    coaches = coach_files(folders)  # dialogues/coach.yaml: the coaching follow-ups
+    if not files and not coaches:
         print(f"No dialogue files (*.yaml) found in {', '.join(map(str, folders))}.")
         return EXIT_PROBLEMS
     problems = 0
@@ -819,10 +827,16 @@ def _check_dialogues(paths: list[Path]) -> int:
             for problem in error.problems:
                 print(problem)
                 problems += 1
+    coach_broken = [problem for file in coaches for problem in coach_problems(file)]
+    for problem in coach_broken:
+        print(problem)
+    problems += len(coach_broken)
+    checked = len(files) + len(coaches)
     if problems:
-        print(f"{problems} problem(s) in {len(files)} file(s).", file=sys.stderr)
-        return EXIT_PROBLEMS
-    print(f"{len(files)} dialogue file(s) checked: all good.", file=sys.stderr)
+        print(f"{problems} problem(s) in {checked} file(s).", file=sys.stderr)
+        # Broken coaching rules must be fixed first: the bot would run without them.
+        return EXIT_FIX_FIRST if coach_broken else EXIT_PROBLEMS
+    print(f"{checked} dialogue file(s) checked: all good.", file=sys.stderr)
     return EXIT_OK
 
 

@@ -8,6 +8,7 @@ from typing import Literal
 
 from bot.dialogues import Catalog
 from bot.dialogues.model import joined
+from bot.engine import coach
 from bot.messages import Choice
 from bot.store.repository import JournalEntry, ReflectionRecord
 
@@ -90,11 +91,36 @@ def _labelled(answers: dict[str, str], dialogue_id: str, catalog: Catalog) -> li
     return sections
 
 
+def with_follow_up(text: str, fmt: Format = "text") -> str:
+    """An answer with the coaching follow-up kept in it (bot.engine.coach) shown as the
+    exchange it was: the answer, the question asked, and the reply."""
+    found = coach.parse(text)
+    if found is None:
+        return text
+    asked = (
+        f"*Critical Friend asked:* {found.question}"
+        if fmt == "markdown"
+        else f"Critical Friend asked: {found.question}"
+    )
+    reply = found.reply or "(You moved on without answering.)"
+    return "\n\n".join(part for part in (found.answer, asked, reply) if part)
+
+
+def _coaching(answers: dict[str, str]) -> dict[str, dict[str, str]]:
+    """The coaching follow-ups kept in these answers, by step, for the JSON view."""
+    found = {step: coach.parse(text) for step, text in answers.items()}
+    return {
+        step: {"rule": e.rule, "question": e.question, "answer": e.answer, "reply": e.reply}
+        for step, e in found.items()
+        if e is not None
+    }
+
+
 def render_shared(record: ReflectionRecord, catalog: Catalog) -> str:
     """A reflection as its author's critical friend sees it: the answers, nothing else
     (no earlier versions, no follow-ups, no feedback from others)."""
     heading = f"{title(catalog, record.dialogue_id)}, {record.finished_at:%A %d %B %Y}"
-    sections = _labelled(record.answers, record.dialogue_id, catalog)
+    sections = _labelled(coach.shown(record.answers), record.dialogue_id, catalog)
     return "\n\n".join([heading, *(f"{label}\n{text}" for label, text in sections)])
 
 
@@ -108,7 +134,9 @@ def render_one(record: ReflectionRecord, catalog: Catalog, fmt: Format) -> str:
                 "title": title(catalog, record.dialogue_id),
                 "started_at": record.started_at.isoformat(),
                 "finished_at": record.finished_at.isoformat(),
-                "answers": record.answers,
+                # What the worker wrote; the coaching follow-ups asked, by step, beside it.
+                "answers": coach.shown(record.answers),
+                "coaching": _coaching(record.answers),
                 "revisions": record.revisions,
                 "summary": record.summary,
                 "follow_ups": [
@@ -144,14 +172,14 @@ def render_one(record: ReflectionRecord, catalog: Catalog, fmt: Format) -> str:
     ]
     if fmt == "markdown":
         parts = [f"# {heading}"]
-        parts.extend(f"## {label}\n\n{text}" for label, text in sections)
+        parts.extend(f"## {label}\n\n{with_follow_up(text, fmt)}" for label, text in sections)
         for subheading, answers in later:
             parts.append(f"## {subheading}")
-            parts.extend(f"### {label}\n\n{text}" for label, text in answers)
+            parts.extend(f"### {label}\n\n{with_follow_up(text, fmt)}" for label, text in answers)
         return "\n\n".join(parts)
     parts = [f"{heading}\n{'=' * min(len(heading), 72)}"]
-    parts.extend(f"{label}\n{text}" for label, text in sections)
+    parts.extend(f"{label}\n{with_follow_up(text)}" for label, text in sections)
     for subheading, answers in later:
         parts.append(f"{subheading}\n{'-' * len(subheading)}")
-        parts.extend(f"{label}\n{text}" for label, text in answers)
+        parts.extend(f"{label}\n{with_follow_up(text)}" for label, text in answers)
     return "\n\n".join(parts)

@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date
 
+from bot.engine.coach import worker_words
 from bot.store import JournalEntry, Transaction
 
 TAG = re.compile(r"[\w-]{1,30}")
@@ -103,7 +104,9 @@ def search(tx: Transaction, user_id: int, query: Query) -> list[JournalEntry]:
             record = tx.reflection(user_id, entry.id)
             if record is None:
                 continue
-            haystack = fold(" ".join([*record.answers.values(), *entry.tags]))
+            # The worker's words, not a coaching follow-up kept with an answer.
+            words = [worker_words(text) for text in record.answers.values()]
+            haystack = fold(" ".join([*words, *entry.tags]))
             if not all(word in haystack for word in query.words):
                 continue
         found.append(entry)

@@ -75,12 +75,13 @@ def markdown(data: dict[str, Any], catalog: Catalog, now: datetime) -> str:
             "",
         ]
         for step, text in item["answers"].items():
-            lines += [f"**{_label(catalog, item['dialogue'], step)}**", "", text, ""]
+            shown = journal.with_follow_up(text, "markdown")  # with a coaching follow-up
+            lines += [f"**{_label(catalog, item['dialogue'], step)}**", "", shown, ""]
             for earlier in item["revisions"].get(step, []):
                 lines += [f"*An earlier version:* {earlier}", ""]
         for follow_up in item["follow_ups"]:
             lines += [f"#### Follow-up, {_day(follow_up['finished_at'])}", ""]
-            lines += [f"{text}\n" for text in follow_up["answers"].values()]
+            lines += [f"{journal.with_follow_up(t, 'markdown')}\n" for t in follow_up["answers"].values()]
         for peer in item["peer_reflection"]:
             lines += [
                 f"#### Feedback from {peer['friend'] or 'a colleague'}, {_day(peer['sent_at'])}",

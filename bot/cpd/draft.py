@@ -27,6 +27,7 @@ from typing import Any, Final
 from bot.cpd.year import local_date, uk_date
 from bot.dialogues import Catalog, Dialogue
 from bot.dialogues.model import PART
+from bot.engine.coach import worker_words
 from bot.store.repository import PeerExchange, ReflectionRecord
 
 REFLECTION_ON_PRACTICE: Final = "Reflection on practice"
@@ -227,7 +228,7 @@ def _free_text(record: ReflectionRecord, catalog: Catalog) -> dict[str, str]:
     for step_id, text in record.answers.items():
         if dialogue is not None and dialogue.has_step(step_id) and dialogue.step(step_id).is_choice:
             continue
-        meaningful = _meaningful(text)
+        meaningful = _meaningful(worker_words(text))  # without a coaching follow-up's question
         if meaningful:
             found[step_id] = meaningful
     return found

@@ -9,12 +9,18 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
 from bot.dialogues.model import END, PART, PLACEHOLDER, STEP_ID, Dialogue
 from bot.yamlsource import Located, Problem, YamlError, load_file, validation_problems
+
+if TYPE_CHECKING:
+    from bot.engine.coach import Coach
+
+# The coaching rules (bot/engine/coach.py) live beside the dialogues, in a file of their own.
+COACH_FILE = "coach.yaml"
 
 
 class DialogueError(Exception):
@@ -175,6 +181,8 @@ class Catalog:
 
     dialogues: dict[str, Dialogue] = field(default_factory=dict)
     problems: list[Problem] = field(default_factory=list)
+    # The coaching follow-ups (dialogues/coach.yaml); None: no coaching.
+    coach: Coach | None = None
 
     def get(self, dialogue_id: str) -> Dialogue | None:
         return self.dialogues.get(dialogue_id)
@@ -185,21 +193,54 @@ class Catalog:
         return sorted(shown, key=lambda d: (d.menu_order, d.title))
 
     @classmethod
-    def of(cls, dialogues: Iterable[Dialogue]) -> Catalog:
-        return cls(dialogues={d.id: d for d in dialogues})
+    def of(cls, dialogues: Iterable[Dialogue], coach: Coach | None = None) -> Catalog:
+        return cls(dialogues={d.id: d for d in dialogues}, coach=coach)
+
+
+def _is_coach(path: Path) -> bool:
+    return path.name in {COACH_FILE, "coach.yml"}
 
 
 def dialogue_files(paths: Iterable[Path]) -> list[Path]:
     files: list[Path] = []
     for path in paths:
         if path.is_dir():
-            files.extend(sorted(p for p in path.iterdir() if p.suffix in {".yaml", ".yml"}))
-        else:
+            files.extend(
+                sorted(
+                    p for p in path.iterdir() if p.suffix in {".yaml", ".yml"} and not _is_coach(p)
+                )
+            )
+        elif not _is_coach(path):
             files.append(path)
     return files
 
 
+def coach_files(paths: Iterable[Path]) -> list[Path]:
+    """The coach files among `paths` (a folder's `coach.yaml`, or one named directly)."""
+    found: list[Path] = []
+    for path in paths:
+        if path.is_dir():
+            found.extend(p for p in sorted(path.iterdir()) if _is_coach(p))
+        elif _is_coach(path):
+            found.append(path)
+    return found
+
+
+def coach_problems(path: Path) -> list[Problem]:
+    """What is wrong with a coach file, as `file:line: what is wrong`; [] if nothing."""
+    from bot.engine.coach import CoachError, load_coach  # the engine imports this package
+
+    try:
+        load_coach(path)
+    except CoachError as error:
+        return error.problems
+    return []
+
+
 def load_catalog(paths: Iterable[Path]) -> Catalog:
+    from bot.engine.coach import CoachError, load_coach  # the engine imports this package
+
+    paths = list(paths)
     catalog = Catalog()
     for file in dialogue_files(paths):
         try:
@@ -208,4 +249,10 @@ def load_catalog(paths: Iterable[Path]) -> Catalog:
             catalog.problems.extend(error.problems)
             continue
         catalog.dialogues[dialogue.id] = dialogue
+    for file in coach_files(paths)[:1]:
+        try:
+            catalog.coach = load_coach(file)
+        except CoachError as error:
+            # Without its rules the bot asks no coaching follow-ups; the dialogues still run.
+            catalog.problems.extend(error.problems)
     return catalog

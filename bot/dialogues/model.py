@@ -114,6 +114,20 @@ class Step(_Strict):
     # How the answer is taken. `until_done`: free writing, as many messages as the worker
     # likes, each kept as it arrives (see `part_key`), until they type `done`.
     collect: Literal["until_done"] | None = None
+    # What the question asks about ("feelings", "analysis"), for the coaching rules in
+    # dialogues/coach.yaml, which may also name a question by its stage or its id.
+    topics: tuple[str, ...] = ()
+
+    @field_validator("topics")
+    @classmethod
+    def _topic_shape(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for topic in value:
+            if not STEP_ID.match(topic):
+                raise ValueError(
+                    f"topic '{topic}': use lower-case letters, digits and underscores, "
+                    "starting with a letter"
+                )
+        return value
 
     @field_validator("id")
     @classmethod

@@ -17,7 +17,7 @@ from bot.care.identifiers import Patterns
 from bot.dialogues import END, Catalog, Dialogue, Step
 from bot.dialogues.model import fill_placeholders, joined, part_key
 from bot.dialogues.model import parts as written
-from bot.engine import guards, wording
+from bot.engine import coach, guards, wording
 from bot.engine.effects import (
     AnswerSaved,
     CheckInRequested,
@@ -28,7 +28,7 @@ from bot.engine.effects import (
     RunResumed,
     RunStarted,
 )
-from bot.engine.state import Held, Mode, RunState, SessionState
+from bot.engine.state import Coached, Held, Mode, RunState, SessionState
 from bot.engine.tone import blame_phrases
 from bot.messages import (
     Choice,
@@ -453,6 +453,10 @@ class _TurnBuilder:
             # never probed: the worker has just rewritten it with care.
             self.keep(run, dialogue, step, text)
             return
+        if run.pending_answer is not None and run.coached is not None:
+            # A coaching follow-up's exchange is kept whole: the first answer, then this.
+            self.keep(run, dialogue, step, coach.join(run.pending_answer, text))
+            return
         if run.pending_answer is not None:
             # A first answer that was only "ok" or "not sure" adds nothing to the record.
             first = "" if is_vague(run.pending_answer) else f"{run.pending_answer}\n\n"
@@ -485,10 +489,7 @@ class _TurnBuilder:
                 guards.note_cues(run, step.id, cues)
                 self.ask_step()
                 return
-        if probe and self.should_probe(run, step, text):
-            run.pending_answer = text
-            run.probed.append(step.id)
-            self.ask_step()
+        if probe and self.follow_up(run, dialogue, step, text):
             return
         if since <= _Check.IDENTIFIERS:
             spotted = guards.spot(self.context.identifiers, text)
@@ -562,6 +563,24 @@ class _TurnBuilder:
             run.held_for = Held.EDITING
             self.ask_step()
 
+    def follow_up(self, run: RunState, dialogue: Dialogue, step: Step, text: str) -> bool:
+        """Ask one follow-up of a first answer, if one fits: a coaching rule's
+        (dialogues/coach.yaml, bot.engine.coach) or else the step's own. Never two on a
+        step, never of a new version after `back`, never in free writing."""
+        if step.id in run.probed or step.id in run.answers or step.collect is not None:
+            return False
+        own = self.should_probe(run, step, text)
+        rules = self.context.catalog.coach
+        asked = rules.choose(dialogue.id, step, text, own_follow_up=own) if rules else None
+        if asked is None and not own:
+            return False
+        run.pending_answer = text
+        run.probed.append(step.id)
+        if asked is not None:
+            run.coached = Coached(asked.rule, asked.question, coach.paragraphs(text))
+        self.ask_step()
+        return True
+
     def should_probe(self, run: RunState, step: Step, text: str) -> bool:
         probe = step.follow_up
         if probe is None or step.id in run.probed or step.id in run.answers:
@@ -574,6 +593,10 @@ class _TurnBuilder:
         return step.guard == "blame" and bool(blame_phrases(text))
 
     def save(self, run: RunState, step: Step, text: str) -> None:
+        if run.coached is not None:
+            # The follow-up is kept in the answer, between the first answer and the reply.
+            text = coach.encode(text, *run.coached)
+            run.coached = None
         run.pending_answer = None
         _release(run)
         # Free writing adds each message under its own key; an answer replaces the last.
@@ -621,6 +644,7 @@ class _TurnBuilder:
         self.advance(run, dialogue, step, next_id)
 
     def advance(self, run: RunState, dialogue: Dialogue, step: Step, next_id: str) -> None:
+        run.coached = None
         run.history.append(step.id)
         if next_id == END:
             self.finish(run, dialogue)
@@ -660,6 +684,7 @@ class _TurnBuilder:
             self.lost_dialogue()
             return
         run, _dialogue, step = current
+        run.coached = None  # back from a coaching follow-up: the first answer, as written
         if run.held_answer is not None:
             # Back from a held answer returns to its own question, unsaved.
             _release(run)
@@ -728,14 +753,14 @@ class _TurnBuilder:
         self.effects.append(RunFinished(run.key, summary))
         self.say(summary)
         self.say(
-            fill_placeholders(dialogue.closing, joined(run.answers, dialogue))
+            fill_placeholders(dialogue.closing, coach.shown(joined(run.answers, dialogue)))
             if dialogue.closing
             else wording.FINISHED
         )
         self.go_idle()
 
     def summary(self, run: RunState, dialogue: Dialogue) -> str:
-        answers = joined(run.answers, dialogue)
+        answers = coach.shown(joined(run.answers, dialogue))
         if dialogue.summary:
             return fill_placeholders(dialogue.summary, answers, limit=SUMMARY_ANSWER_CHARS)
         lines = [f"Your reflection: {dialogue.title}"]
@@ -778,19 +803,22 @@ class _TurnBuilder:
             dialogue.stage_label(step) or dialogue.title, dialogue.stage_position(step)
         )
         choices = [(c.value, c.label) for c in step.choices]
+        answers = coach.shown(run.answers)  # as the worker wrote them, without follow-ups
         if run.held_answer is not None and not step.is_choice:
             text, choices = self.held_question(run, run.held_answer)
+        elif run.pending_answer is not None and run.coached is not None:
+            text = f"{run.coached.question}\n\n{wording.COACH_SKIP}"
         elif run.pending_answer is not None and step.follow_up is not None:
-            text = fill_placeholders(step.follow_up.prompt, run.answers)
+            text = fill_placeholders(step.follow_up.prompt, answers)
         elif step.collect is not None and step.id in run.answers:
             # Back to free writing (resumed, or after stop): where the entry had got to.
             text = wording.entry_so_far(written(run.answers, step.id)[-1], SUMMARY_ANSWER_CHARS)
         else:
-            parts = [fill_placeholders(step.prompt, run.answers)]
+            parts = [fill_placeholders(step.prompt, answers)]
             if step.hint:
-                parts.append(fill_placeholders(step.hint, run.answers))
-            if step.id in run.answers and not step.is_choice:
-                parts.append(wording.earlier_answer(run.answers[step.id]))
+                parts.append(fill_placeholders(step.hint, answers))
+            if step.id in answers and not step.is_choice:
+                parts.append(wording.earlier_answer(answers[step.id]))
             text = "\n\n".join(parts)
         self.ask(f"{heading}\n{text}", choices, mode=Mode.IN_RUN, footer=footer)
 

@@ -129,6 +129,9 @@ def kept_as_draft(where: str) -> str:
 
 FINISHED = "Thank you for taking the time. This reflection is saved in your journal."
 
+# Under a coaching follow-up (dialogues/coach.yaml): it is always fine not to answer.
+COACH_SKIP = "If you'd rather move on, type skip."
+
 # ---- free writing (a `collect: until_done` step, as in dialogues/write.yaml) -----------
 
 # Said after a message of free writing: fuller after the first, then only a quiet word.
