@@ -196,7 +196,8 @@ COMMAND_WORDS = frozenset(
 BARE_ARGUMENTS = {
     "journal": re.compile(r"\d+|search .+", re.IGNORECASE | re.DOTALL),
     "cpd": re.compile(
-        r"new \d{1,18}|save \d{1,18}|show \d{1,18}|export(?: (?:pdf|md))?|edit \d{1,18} \w+:.*",
+        r"new \d{1,18}|save \d{1,18}|show \d{1,18}|export(?: (?:pdf|md))?|edit \d{1,18} \w+:.*"
+        r"|edit draft(?: \d{1,18})? \w+:.*|change \d{1,18}(?: \w+)?|(?:later|discard) \d{1,18}",
         re.IGNORECASE | re.DOTALL,
     ),
     # Not "edit": that word answers the identifier guard's question.

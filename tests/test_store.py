@@ -53,6 +53,7 @@ def test_every_free_text_column_is_encrypted() -> None:
         ("reflections", "summary_enc"),
         ("reflections", "tags_enc"),
         ("cpd_records", "fields_enc"),
+        ("cpd_drafts", "fields_enc"),
         ("lessons", "text_enc"),
     }
 

@@ -18,7 +18,7 @@ from sqlalchemy import delete, insert, select, update
 from bot.cpd.draft import CpdFields
 from bot.nudges.schedule import is_zone
 from bot.store.deliveries import NudgeSettingsBook
-from bot.store.models import cpd_records, reflections
+from bot.store.models import cpd_drafts, cpd_records, reflections
 from bot.store.repository import Transaction
 
 FORMAT_VERSION = 1
@@ -41,6 +41,16 @@ class StoredCpd:
     @property
     def includes_peer(self) -> bool:
         return self.fields.includes_peer
+
+
+@dataclass(frozen=True, slots=True)
+class StoredDraft:
+    """A record drafted from a reflection and not saved yet: never counted or exported."""
+
+    reflection_id: int
+    fields: CpdFields
+    created_at: datetime
+    updated_at: datetime  # last changed or shown
 
 
 @dataclass(frozen=True, slots=True)
@@ -159,6 +169,92 @@ class CpdBook:
         )
         return bool(result.rowcount)
 
+    # ---- drafts: one a reflection, changed field by field, then saved or let go ----------
+
+    def keep_draft(
+        self, user_id: int, reflection_id: int, fields: CpdFields, now: datetime
+    ) -> StoredDraft:
+        """Keep `fields` as the worker's draft from this reflection; a draft they already
+        have from it is kept as they left it (and counts as shown now) instead."""
+        kept = self.draft(user_id, reflection_id)
+        if kept is not None:
+            return self.touch_draft(user_id, kept, now)
+        self.connection.execute(
+            insert(cpd_drafts).values(
+                user_id=user_id,
+                reflection_id=reflection_id,
+                activity_date=fields.activity_date,
+                fields_enc=self._seal(fields),
+                created_at=now,
+                updated_at=now,
+            )
+        )
+        return StoredDraft(reflection_id, fields, now, now)
+
+    def draft(self, user_id: int, reflection_id: int) -> StoredDraft | None:
+        row = self.connection.execute(
+            select(cpd_drafts).where(
+                cpd_drafts.c.user_id == user_id, cpd_drafts.c.reflection_id == reflection_id
+            )
+        ).first()
+        return self._draft(row) if row is not None else None
+
+    def drafts(self, user_id: int) -> list[StoredDraft]:
+        """The worker's unsaved drafts, the one last changed or shown first."""
+        rows = self.connection.execute(
+            select(cpd_drafts)
+            .where(cpd_drafts.c.user_id == user_id)
+            .order_by(cpd_drafts.c.updated_at.desc(), cpd_drafts.c.id.desc())
+        )
+        return [self._draft(row) for row in rows]
+
+    def touch_draft(self, user_id: int, kept: StoredDraft, now: datetime) -> StoredDraft:
+        """Mark a draft as the one the worker is looking at (`cpd edit draft` changes it)."""
+        self.connection.execute(
+            update(cpd_drafts)
+            .where(
+                cpd_drafts.c.user_id == user_id, cpd_drafts.c.reflection_id == kept.reflection_id
+            )
+            .values(updated_at=now)
+        )
+        return StoredDraft(kept.reflection_id, kept.fields, kept.created_at, now)
+
+    def update_draft_field(
+        self, user_id: int, reflection_id: int, field_name: str, text: str, now: datetime
+    ) -> StoredDraft | None:
+        """Change one field of a draft, as `update_field` does a record's; None if the
+        worker has no draft from that reflection."""
+        kept = self.draft(user_id, reflection_id)
+        if kept is None:
+            return None
+        fields = kept.fields.with_text(field_name, text)
+        self.connection.execute(
+            update(cpd_drafts)
+            .where(cpd_drafts.c.user_id == user_id, cpd_drafts.c.reflection_id == reflection_id)
+            .values(
+                activity_date=fields.activity_date, fields_enc=self._seal(fields), updated_at=now
+            )
+        )
+        return StoredDraft(reflection_id, fields, kept.created_at, now)
+
+    def save_draft(self, user_id: int, reflection_id: int, now: datetime) -> int | None:
+        """The draft from this reflection saved as a record, as it was edited; the record's
+        number, or None if there is no such draft. The draft is gone afterwards."""
+        kept = self.draft(user_id, reflection_id)
+        if kept is None:
+            return None
+        record_id = self.create(user_id, reflection_id, kept.fields, now)
+        self.delete_draft(user_id, reflection_id)
+        return record_id
+
+    def delete_draft(self, user_id: int, reflection_id: int) -> bool:
+        result = self.connection.execute(
+            delete(cpd_drafts).where(
+                cpd_drafts.c.user_id == user_id, cpd_drafts.c.reflection_id == reflection_id
+            )
+        )
+        return bool(result.rowcount)
+
     def timezone(self, user_id: int, default: str) -> str:
         """The worker's time zone, as their nudges use it: their own setting, the one their
         chat app reported, else the organisation's."""
@@ -176,6 +272,15 @@ class CpdBook:
         return self.tx.cipher.encrypt_json(document)
 
     def _stored(self, row: Any) -> StoredCpd:
+        return StoredCpd(
+            id=int(row.id),
+            reflection_id=row.reflection_id,
+            fields=self._fields(row),
+            created_at=row.created_at,
+            updated_at=row.updated_at,
+        )
+
+    def _fields(self, row: Any) -> CpdFields:
         document = self.tx.cipher.decrypt_json(row.fields_enc)
         texts: Mapping[str, Any] = document if isinstance(document, dict) else {}
 
@@ -183,7 +288,7 @@ class CpdBook:
             value = texts.get(name)
             return value if isinstance(value, str) else ""
 
-        fields = CpdFields(
+        return CpdFields(
             cpd_type=text("cpd_type"),
             title=text("title"),
             activity_date=row.activity_date,
@@ -192,10 +297,11 @@ class CpdBook:
             impact=text("impact"),
             peer=text("peer"),
         )
-        return StoredCpd(
-            id=int(row.id),
-            reflection_id=row.reflection_id,
-            fields=fields,
+
+    def _draft(self, row: Any) -> StoredDraft:
+        return StoredDraft(
+            reflection_id=int(row.reflection_id),
+            fields=self._fields(row),
             created_at=row.created_at,
             updated_at=row.updated_at,
         )

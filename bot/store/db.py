@@ -29,7 +29,7 @@ from bot.store.models import metadata
 MIGRATIONS = Path(__file__).parent / "migrations"
 # The newest migration. Checked against Alembic's own view by a test; knowing it here
 # lets an up-to-date database start without importing Alembic (a third of start-up).
-HEAD_REVISION = "0008"
+HEAD_REVISION = "0009"
 SQLITE_BUSY_TIMEOUT_MS = 15_000
 # synchronous=FULL: a commit waits until the write-ahead log is on disk, so an answer
 # the bot has acknowledged survives a power cut, not only a crash of the process.

@@ -416,6 +416,23 @@ cpd_records = Table(
     Index(None, "user_id", "activity_date"),
 )
 
+# A CPD record drafted from a reflection and not saved yet: the worker changes it field by
+# field, then saves it as a record (the row moves to `cpd_records`) or lets it go. It is
+# not a record: the year tracker, the files and the figures never see it. One a
+# reflection; it goes with the reflection.
+cpd_drafts = Table(
+    "cpd_drafts",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    _user_fk(),
+    Column("reflection_id", ForeignKey("reflections.id", ondelete="CASCADE"), nullable=False),
+    Column("activity_date", Date, nullable=False),
+    _encrypted("fields_enc"),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),  # last changed or shown
+    UniqueConstraint("user_id", "reflection_id"),
+)
+
 
 # ---- lessons for the team ------------------------------------------------------------
 # A lesson a worker offered to their organisation's digest. `text_enc` is the exact text

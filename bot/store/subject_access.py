@@ -153,6 +153,14 @@ def collect(tx: Transaction, user_id: int) -> dict[str, Any]:
             }
             for record in CpdBook(tx).list_for(user_id, date.min, date.max)
         ],
+        # Drafts not saved yet: not records, but the worker's words all the same.
+        "cpd_drafts": [
+            {
+                "reflection_id": kept.reflection_id,
+                **{name: kept.fields.text_of(name) for name, _ in FIELDS},
+            }
+            for kept in CpdBook(tx).drafts(user_id)
+        ],
         "lessons_for_the_team": [
             {
                 "id": lesson.id,
