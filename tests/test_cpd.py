@@ -118,8 +118,9 @@ def reflect(service: ConversationService, catalog: Catalog, user: UserRef, model
         if asked.choices:
             reply = worker.presses(asked.choices[0].value)
             continue
-        step = next(s for s in dialogue.steps if _plain(s.prompt) in _plain(asked.text))
-        reply = worker.says(ANSWERS[step.id])
+        step = next((s for s in dialogue.steps if _plain(s.prompt) in _plain(asked.text)), None)
+        # No step asks that: a coaching follow-up on the answer just given, passed over.
+        reply = worker.says(ANSWERS[step.id] if step is not None else "skip")
 
 
 def reflection_of(store: Store, user: UserRef) -> ReflectionRecord:
