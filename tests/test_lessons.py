@@ -5,7 +5,7 @@ goes out once per organisation, period and place."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
 
@@ -90,20 +90,43 @@ def button(messages: Sequence[Outgoing], label: str) -> str:
     return next(c.value for m in messages for c in m.shortcuts if c.label == label)
 
 
+_made: list[DigestSender] = []
+
+
+@pytest.fixture(autouse=True)
+def _senders_closed() -> Iterator[None]:
+    """Each sender's database thread keeps a connection: given back after the test."""
+    yield
+    while _made:
+        _made.pop().close()
+
+
 def sender(
     store: Store, clock: Clock, posters: dict[str, Poster], name: str = "one", **config: object
 ) -> DigestSender:
     settings = LessonsConfig.model_validate(
         {"post_to": ["slack:C0123TEAM", "telegram:-1001234"], **config}
     )
-    return DigestSender(
+    made = DigestSender(
         store,
         settings,
         default_themes(),
-        posters,
+        posters,  # type: ignore[arg-type]
         clock,
-        claimant=name,  # type: ignore[arg-type]
+        claimant=name,
     )
+    _made.append(made)
+    return made
+
+
+def tick_once(store: Store, clock: Clock, posters: dict[str, Poster], **config: object) -> int:
+    """One tick of a new sender (a process started just for it), closed after."""
+    posting = sender(store, clock, posters, **config)
+    try:
+        return asyncio.run(posting.tick())
+    finally:
+        _made.remove(posting)
+        posting.close()
 
 
 def offered(worker: Worker) -> list[Outgoing]:
@@ -129,7 +152,7 @@ def test_a_lesson_is_drafted_redacted_approved_word_for_word_and_posted_once(
     assert words.ALREADY_SHARED in said(sam, share)[0].text  # pressed twice: once
     clock.now = datetime(2026, 12, 7, 9, 0, tzinfo=UTC)
     slack, telegram = Poster(), Poster()
-    posted = asyncio.run(sender(store, clock, {"slack": slack, "telegram": telegram}).tick())
+    posted = tick_once(store, clock, {"slack": slack, "telegram": telegram})
     assert posted == 2
     ((place, messages),) = slack.posts
     assert place == "C0123TEAM"
@@ -175,7 +198,7 @@ def test_changed_words_need_a_new_approval_and_identifying_words_are_refused(
     said(sam, button(reworded, words.SHARE))
     clock.now = datetime(2026, 11, 30, 9, 0, tzinfo=UTC)
     slack = Poster()
-    asyncio.run(sender(store, clock, {"slack": slack}, post_to=["slack:C0123TEAM"]).tick())
+    tick_once(store, clock, {"slack": slack}, post_to=["slack:C0123TEAM"])
     text = slack.posts[0][1][0].text
     assert f"Workload and pressure\n• {mine}" in text
     assert DRAFTED not in text
@@ -263,7 +286,7 @@ def test_no_digest_when_nothing_was_shared_and_drafts_never_go_out(
     offered(sam)  # drafted, never approved
     clock.now = datetime(2026, 11, 30, 9, 0, tzinfo=UTC)
     slack = Poster()
-    assert asyncio.run(sender(store, clock, {"slack": slack}).tick()) == 0
+    assert tick_once(store, clock, {"slack": slack}) == 0
     assert slack.posts == []
 
 
@@ -382,3 +405,91 @@ def test_digest_preview_shows_the_next_digest_when_and_where(
     assert "posted to slack:C0123TEAM" in out
     assert "next due Monday" in out
     assert f"• {DRAFTED}" in out
+
+
+SAFE_WORDS = [
+    "Ask for the full chronology before a first visit.",
+    "Agree who records what before a joint visit ends.",
+    "Say out loud when the caseload means a visit will be rushed.",
+]
+IDENTIFYING_WORDS = ["Ring Mrs Jones on 07700 900456 before the visit."]
+action = st.one_of(
+    st.tuples(st.just("words"), st.sampled_from(SAFE_WORDS + IDENTIFYING_WORDS)),
+    st.tuples(st.just("theme"), st.sampled_from(default_themes().keys)),
+    st.tuples(st.just("share"), st.integers(min_value=0, max_value=20)),
+    st.tuples(st.just("delete"), st.just(0)),
+)
+
+
+@settings(
+    max_examples=25,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(actions=st.lists(action, max_size=8))
+def test_whatever_a_worker_does_only_words_they_approved_as_they_stand_are_posted(
+    team_service: ConversationService, store: Store, clock: Clock, actions: list[tuple[str, object]]
+) -> None:
+    """Changes, stale and fresh share buttons, deletions in any order: the digest holds the
+    lesson exactly as it read when its author last approved it, or nothing."""
+    from bot.store.models import lessons as lesson_rows
+
+    with store.engine.begin() as connection:  # each example starts with no lessons
+        connection.execute(lesson_rows.delete())
+        connection.execute(digests.delete())
+    clock.now = datetime(2026, 11, 23, 17, 30, tzinfo=UTC)
+    user = UserRef("telegram", "303", "Ali")
+    with store.transaction() as tx:
+        known = tx.find_user(user)
+        reflection = tx.journal(known)[0].id if known is not None else None
+    if reflection is None:
+        ali = reflect(team_service, user, ANSWERS)
+        with store.transaction() as tx:
+            found = tx.find_user(user)
+            assert found is not None
+            reflection = tx.journal(found)[0].id
+    else:
+        ali = Worker(team_service, user)
+    shown: list[tuple[str, tuple[str, str]]] = []  # (share button, what it was shown with)
+    state: dict[str, object] = {}
+
+    def show(messages: Sequence[Outgoing]) -> None:
+        for message in messages:
+            for choice in message.shortcuts:
+                if choice.label == words.SHARE:
+                    text = message.text.split("“", 1)[1].split("”", 1)[0]
+                    theme = message.text.split("Theme: ", 1)[1].split("\n", 1)[0]
+                    shown.append((choice.value, (text, theme)))
+                    state.update(
+                        text=text, theme=theme, approved=None, number=choice.value.split()[2]
+                    )
+
+    show(said(ali, f"lesson new {reflection}"))
+    for kind, value in actions:
+        number = state["number"]
+        if kind == "words":
+            show(said(ali, f"lesson words {number}: {value}"))
+        elif kind == "theme":
+            show(said(ali, f"lesson theme {number} {value}"))
+        elif kind == "share" and shown:
+            pressed, looked = shown[int(value) % len(shown)]  # type: ignore[call-overload]
+            current = (state["text"], state["theme"])
+            said(ali, pressed)
+            if state["approved"] is None and looked == current:
+                state["approved"] = current
+        elif kind == "delete":
+            said(ali, f"lesson delete {number}")
+            shown.clear()
+            show(said(ali, f"lesson new {reflection}"))
+    clock.now = datetime(2026, 11, 30, 9, 0, tzinfo=UTC)
+    slack = Poster()
+    tick_once(store, clock, {"slack": slack}, post_to=["slack:C0123TEAM"])
+    approved = state["approved"]
+    if approved is None:
+        assert slack.posts == []
+        return
+    text, theme = approved  # type: ignore[misc]
+    ((_, messages),) = slack.posts
+    bullets = [line[2:] for line in messages[0].text.split("\n") if line.startswith("• ")]
+    assert bullets == [text]
+    assert f"{theme}\n• {text}" in messages[0].text

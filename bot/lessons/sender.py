@@ -80,6 +80,7 @@ class DigestSender:
         self._ticking = asyncio.Lock()
         self._scheduler: AsyncIOScheduler | None = None
         self._closed = False
+        self._released = False
 
     def start(self, every_seconds: float = TICK_SECONDS) -> None:
         scheduler = AsyncIOScheduler(timezone=UTC)
@@ -100,7 +101,7 @@ class DigestSender:
             self._scheduler.shutdown(wait=False)
         async with self._ticking:
             self._closed = True
-        self._database.shutdown(wait=True)
+        self.close()
 
     async def tick(self) -> int:
         """Plan, claim and post what is due; how many digests were posted."""
@@ -204,4 +205,9 @@ class DigestSender:
         return await asyncio.get_running_loop().run_in_executor(self._database, work, *args)
 
     def close(self) -> None:
+        """Release the database thread and its connection."""
+        if self._released:
+            return
+        self._released = True
+        self._database.submit(self.store.release_thread).result()
         self._database.shutdown(wait=True)

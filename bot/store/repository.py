@@ -140,6 +140,18 @@ class Store:
                 self._opened.append(connection)
         return connection
 
+    def release_thread(self) -> None:
+        """Give back this thread's connection: for a thread that is about to end (a
+        background job stopping), so the pool does not keep it for ever."""
+        connection: Connection | None = getattr(self._local, "connection", None)
+        if connection is None:
+            return
+        self._local.connection = None
+        with self._opened_lock:
+            if connection in self._opened:
+                self._opened.remove(connection)
+        connection.close()
+
     @contextmanager
     def transaction(self) -> Iterator[Transaction]:
         """One transaction: committed when the block ends, rolled back if it raises.
