@@ -836,7 +836,8 @@ def _check_dialogues(paths: list[Path]) -> int:
         print(f"{problems} problem(s) in {checked} file(s).", file=sys.stderr)
         # Broken coaching rules must be fixed first: the bot would run without them.
         return EXIT_FIX_FIRST if coach_broken else EXIT_PROBLEMS
-    print(f"{checked} dialogue file(s) checked: all good.", file=sys.stderr)
+    rules = " and the coaching rules" if coaches else ""
+    print(f"{len(files)} dialogue file(s){rules} checked: all good.", file=sys.stderr)
     return EXIT_OK
 
 

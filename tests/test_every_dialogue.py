@@ -17,7 +17,9 @@ import pytest
 from sqlalchemy import func, select
 
 from bot.dialogues import Dialogue, Step, load_dialogue
+from bot.dialogues.loader import dialogue_files
 from bot.dialogues.model import PLACEHOLDER
+from bot.engine import coach, wording
 from bot.messages import Outgoing
 from bot.service import ConversationService
 from bot.store.models import reflections
@@ -25,7 +27,8 @@ from bot.store.repository import Store
 from tests.worker import Worker, only_reflection, text_of
 
 DIALOGUES = Path(__file__).resolve().parent.parent / "dialogues"
-DIALOGUE_FILES = sorted([*DIALOGUES.glob("*.yaml"), *DIALOGUES.glob("*.yml")])
+# Every reflective model; not coach.yaml, which holds the coaching follow-ups' rules.
+DIALOGUE_FILES = dialogue_files([DIALOGUES])
 MAX_TURNS = 200  # far more than any dialogue needs; a loop in a file stops here
 
 BRIEF = "Hard."  # one word: short enough for any follow-up that asks for two words or more
@@ -68,6 +71,8 @@ class Walk:
     dialogue: Dialogue
     expected: dict[str, str] = field(default_factory=dict)  # step id -> what was saved
     follow_ups: list[str] = field(default_factory=list)
+    coached: list[str] = field(default_factory=list)  # steps given a coaching follow-up
+    last: str | None = None  # the step answered last
     finished: bool = False
     writing: bool = False  # a message of free writing was kept: `done` comes next
 
@@ -83,7 +88,19 @@ class Walk:
             self.done_writing()
             return
         question = self.worker.question
+        if wording.COACH_SKIP in question.text:
+            # A coaching follow-up (coach.yaml) on the answer just given: the canned
+            # answer names no feelings, say. Answered; the worker's words are both
+            # answers, and the stored answer keeps the question between them.
+            assert self.last is not None
+            self.coached.append(self.last)
+            reply = self.worker.says(ANSWER)
+            self.expected[self.last] = coach.join(self.expected[self.last], ANSWER)
+            assert not reply.failed, text_of(reply)
+            self.finished = all(message.reply_token is None for message in reply.messages)
+            return
         step, is_follow_up = asked_step(self.dialogue, question)
+        self.last = step.id
         if step.is_choice:
             assert [c.value for c in question.choices] == [c.value for c in step.choices]
             first = step.choices[0]
@@ -100,6 +117,11 @@ class Walk:
             self.expected[step.id] = f"{BRIEF}\n\n{ANSWER}"
         elif step.follow_up is not None and step.id not in self.follow_ups:
             reply = self.worker.says(BRIEF)  # short, so the gentle follow-up comes
+            if wording.COACH_SKIP in self.worker.question.text:
+                # A coaching follow-up came first: it is the one follow-up of the step.
+                self.expected[step.id] = BRIEF
+                self.follow_ups.append(step.id)
+                return
             if step.follow_up.min_words > len(BRIEF.split()):
                 assert asked_step(self.dialogue, self.worker.question) == (step, True)
                 return
@@ -164,7 +186,9 @@ def test_a_worker_can_walk_through_the_whole_dialogue(
         assert [entry.dialogue_id for entry in entries] == [dialogue.id]
         record = tx.reflection(user_id, entries[0].id)
     assert record is not None
-    assert record.answers == walk.expected
+    assert coach.shown(record.answers) == walk.expected
+    for step_id in walk.coached:  # the coaching question is kept with its answers
+        assert coach.parse(record.answers[step_id]) is not None
     # The summary kept in the journal carries the answers: the file's own, or the default.
     if dialogue.summary:
         shown_in_summary = [s for s in PLACEHOLDER.findall(dialogue.summary) if s in walk.expected]
@@ -208,7 +232,7 @@ def test_a_dialogue_paused_after_the_first_answer_carries_on_where_it_stopped(
     walk.to_the_end()
     check_what_was_shown(worker.seen)
     record = only_reflection(store, worker.user)
-    assert record.answers == walk.expected
+    assert coach.shown(record.answers) == walk.expected
 
 
 def test_journal_with_a_number_that_is_not_a_digit_is_answered_not_a_crash(
