@@ -81,7 +81,9 @@ def markdown(data: dict[str, Any], catalog: Catalog, now: datetime) -> str:
                 lines += [f"*An earlier version:* {earlier}", ""]
         for follow_up in item["follow_ups"]:
             lines += [f"#### Follow-up, {_day(follow_up['finished_at'])}", ""]
-            lines += [f"{journal.with_follow_up(t, 'markdown')}\n" for t in follow_up["answers"].values()]
+            lines += [
+                f"{journal.with_follow_up(t, 'markdown')}\n" for t in follow_up["answers"].values()
+            ]
         for peer in item["peer_reflection"]:
             lines += [
                 f"#### Feedback from {peer['friend'] or 'a colleague'}, {_day(peer['sent_at'])}",

@@ -240,7 +240,9 @@ class DigestBook:
                 continue  # another process took it between the two statements
             self.attach(row.organisation_id, row.period, row.due_at)
             claimed.append(
-                ClaimedDigest(row.id, row.organisation_id, row.period, row.destination, row.attempts)
+                ClaimedDigest(
+                    row.id, row.organisation_id, row.period, row.destination, row.attempts
+                )
             )
         return claimed
 

@@ -478,5 +478,6 @@ digests = Table(
     UniqueConstraint("organisation_id", "period", "destination"),
 )
 
+
 def utcnow() -> datetime:
     return datetime.now(UTC)
