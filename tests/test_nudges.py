@@ -440,3 +440,38 @@ def test_stopping_mid_tick_gives_back_the_batch_claimed_ahead_untried(
             )
         ).all()
     assert sorted(found) == [("pending", 0, None)] * 4 + [("sent", 1, "one")] * 2
+
+
+def test_a_follow_up_quotes_the_plan_in_the_workers_words_without_a_coaching_question(
+    chat: ConversationService, dispatcher: Dispatcher, courier: Courier, clock: Clock
+) -> None:
+    from bot.engine import wording as engine_wording
+
+    person = worker(chat)
+    reply = person.start("gibbs_quick")
+    plan = "It was all my fault. Next time I will ask for the handover notes first."
+    reply_to_coach = "I did stay calm and kept the family talking."
+    full = (
+        "We met the family at home, talked through the plan together, and I felt "
+        "anxious and then relieved that it went calmly."
+    )
+    answered_plan = False
+    coached_plan = False
+    while reply.waiting:
+        question = person.question
+        if question.choices:
+            reply = person.presses(question.choices[0].value)
+        elif engine_wording.COACH_SKIP in question.text:
+            coached_plan = coached_plan or answered_plan
+            reply = person.says(reply_to_coach if answered_plan else full)
+        elif "one thing you will do now" in question.text:
+            answered_plan = True
+            reply = person.says(plan)
+        else:
+            reply = person.says(full)
+    assert coached_plan  # the self-blame in the plan was met with a coaching question
+    clock.now = datetime(2026, 11, 30, 14, 0, 10, tzinfo=UTC)
+    tick(dispatcher)
+    (text,) = courier.pushed[-1][1]
+    assert "Critical Friend asked" not in text
+    assert text == wording.FOLLOW_UP.format(plan=f"{plan}\n\n{reply_to_coach}")

@@ -31,6 +31,7 @@ from zoneinfo import ZoneInfo
 
 from bot.care.retention import RETENTION
 from bot.dialogues import Catalog
+from bot.engine import coach
 from bot.messages import Choice, Outgoing, Pushed, UserRef
 from bot.nudges import wording
 from bot.nudges.schedule import (
@@ -400,7 +401,8 @@ class Nudges:
             before_check_in.append(step.id)
         for step_id in reversed(before_check_in):
             if answers.get(step_id):
-                return answers[step_id]
+                # The worker's words only, not a coaching question kept with them.
+                return coach.worker_words(answers[step_id])
         return None
 
     def release(self, outbound: Sequence[Outbound], claimant: str) -> None:
