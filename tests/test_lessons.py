@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from bot.config import LessonsConfig
 from bot.lessons import chat as words
@@ -493,3 +493,28 @@ def test_whatever_a_worker_does_only_words_they_approved_as_they_stand_are_poste
     bullets = [line[2:] for line in messages[0].text.split("\n") if line.startswith("• ")]
     assert bullets == [text]
     assert f"{theme}\n• {text}" in messages[0].text
+
+
+def test_a_workers_lessons_are_in_their_export_and_go_with_forget(
+    team_service: ConversationService, store: Store
+) -> None:
+    import json
+
+    sam = reflect(team_service, SAM, ANSWERS)
+    said(sam, button(offered(sam), words.SHARE))
+    files = {
+        m.attachment.filename.rsplit(".", 1)[1]: m.attachment
+        for m in said(sam, "export")
+        if m.attachment
+    }
+    (kept,) = json.loads(files["json"].content)["lessons_for_the_team"]
+    assert (kept["text"], kept["shared"]) == (DRAFTED, True)
+    markdown = files["md"].content.decode()
+    assert "## Lessons offered to the team" in markdown
+    assert f"- {DRAFTED} (" in markdown
+    confirm = button(said(sam, "forget"), "Yes, delete everything")
+    said(sam, confirm)
+    from bot.store.models import lessons as lesson_rows
+
+    with store.engine.connect() as connection:
+        assert connection.scalar(select(func.count()).select_from(lesson_rows)) == 0

@@ -14,6 +14,7 @@ from typing import Any
 
 from bot import journal
 from bot.dialogues import Catalog
+from bot.dialogues.model import joined
 from bot.messages import Attachment
 
 JSON_TYPE = "application/json"
@@ -74,7 +75,9 @@ def markdown(data: dict[str, Any], catalog: Catalog, now: datetime) -> str:
             f"### {journal.title(catalog, item['dialogue'])}, {_day(item['finished_at'])}",
             "",
         ]
-        for step, text in item["answers"].items():
+        dialogue = catalog.get(item["dialogue"])
+        answers = joined(item["answers"], dialogue) if dialogue else item["answers"]
+        for step, text in answers.items():  # free writing's messages as one text
             shown = journal.with_follow_up(text, "markdown")  # with a coaching follow-up
             lines += [f"**{_label(catalog, item['dialogue'], step)}**", "", shown, ""]
             for earlier in item["revisions"].get(step, []):
@@ -98,7 +101,9 @@ def markdown(data: dict[str, Any], catalog: Catalog, now: datetime) -> str:
                 f"### {journal.title(catalog, draft['dialogue'])}, last touched {_day(draft['updated_at'])}",
                 "",
             ]
-            lines += [f"{text}\n" for text in draft["answers"].values()]
+            lines += [
+                f"{journal.with_follow_up(t, 'markdown')}\n" for t in draft["answers"].values()
+            ]
             lines += [f"*Not yet saved:* {text}\n" for text in draft["unsaved"]]
     friends = data["critical_friends"]
     lines += [
@@ -134,6 +139,24 @@ def markdown(data: dict[str, Any], catalog: Catalog, now: datetime) -> str:
                 if key not in {"id", "reflection_id", "title", "activity_date"} and value
             ]
             lines.append("")
+    if data.get("cpd_drafts"):
+        lines += ["", "## CPD drafts, not saved", ""]
+    for draft in data.get("cpd_drafts", []):
+        lines += [f"### {draft.get('title') or 'A draft'}", ""]
+        lines += [
+            f"**{key.replace('_', ' ').capitalize()}:** {value}"
+            for key, value in draft.items()
+            if key not in {"id", "reflection_id", "title"} and value
+        ]
+        lines.append("")
+    if data.get("lessons_for_the_team"):
+        lines += ["", "## Lessons offered to the team", ""]
+        for lesson in data["lessons_for_the_team"]:
+            if lesson["digest_sent_at"]:
+                state = f"in the team digest of {_day(lesson['digest_sent_at'])}"
+            else:
+                state = "shared, for the next digest" if lesson["shared"] else "a draft, not shared"
+            lines += [f"- {lesson['text']} ({lesson['theme']}; {state})"]
     lines += ["", "## Record of actions", ""]
     lines += [f"- {_day(e['at'])}: {e['action']} ({e['subject']})" for e in data["audit"]] or [
         "None."
