@@ -22,6 +22,10 @@ HELP = (
     "  write - write freely in your journal, with no questions; done - finish the entry\n"
     "  resume - carry on with your last paused reflection\n"
     "  guide - short guides: ways of reflecting, feedback, being a critical friend\n"
+    "  friend - a colleague as your critical friend\n"
+    "  cpd - your CPD records for this registration year\n"
+    "  lessons - lessons you offered your team, anonymously\n"
+    "  support - people to talk to, if today has been too much\n"
     "  help  - show this again"
 )
 
