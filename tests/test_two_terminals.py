@@ -7,6 +7,7 @@ from pathlib import Path
 
 from sqlalchemy import select
 
+from bot.engine import coach
 from bot.service import ConversationService
 from bot.store.models import answers
 from bot.store.repository import Store
@@ -66,9 +67,18 @@ def test_concurrent_turns_for_one_worker_store_each_accepted_answer_once(
         thread.start()
     for thread in threads:
         thread.join(timeout=60)
+    # An answer given a coaching follow-up waits, kept in the conversation, for the
+    # reply; `skip` saves it as it was.
+    Worker(service, user=opener.user).says("skip")
 
     with store.transaction() as tx:
-        stored = [tx.cipher.decrypt(t) for t in tx.connection.scalars(select(answers.c.text_enc))]
+        kept = [tx.cipher.decrypt(t) for t in tx.connection.scalars(select(answers.c.text_enc))]
+    stored: list[str] = []
+    for text in kept:  # an answer and the reply to its coaching follow-up are two messages
+        exchange = coach.parse(text)
+        stored += (
+            [part for part in (exchange.answer, exchange.reply) if part] if exchange else [text]
+        )
     assert sorted(stored) == sorted(accepted)  # every accepted answer stored, exactly once
     assert len(stored) == len(set(stored))
     assert 1 <= len(stored) <= 6
