@@ -302,3 +302,21 @@ def test_a_draft_is_changed_mid_reflection_and_the_reflection_carries_on(
     assert after.waiting
     assert after.messages[-1].text != question.text
     assert NEW_LEARNT in said(sam, f"cpd new {number}")
+
+
+def test_a_number_too_large_for_the_database_is_refused_like_an_unknown_one(
+    service: ConversationService, store: Store
+) -> None:
+    huge = "9" * 30  # typed with a slash, a command takes any argument
+    sam, _, _ = sam_with_a_reflection(service, store)
+    for typed, answer in [
+        (f"/cpd new {huge}", words.NOT_YOURS.format(id=huge)),
+        (f"/cpd save {huge}", words.NOT_YOURS.format(id=huge)),
+        (f"/cpd change {huge}", words.NO_DRAFT.format(rid=huge)),
+        (f"/cpd later {huge}", words.NO_DRAFT.format(rid=huge)),
+        (f"/cpd discard {huge}", words.NO_DRAFT.format(rid=huge)),
+        (f"/cpd show {huge}", words.NO_RECORD.format(id=huge)),
+        (f"/cpd edit {huge} title: x", words.NO_RECORD.format(id=huge)),
+        (f"/cpd edit draft {huge} title: x", words.NO_DRAFT.format(rid=huge)),
+    ]:
+        assert said(sam, typed) == answer, typed

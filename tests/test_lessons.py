@@ -518,3 +518,13 @@ def test_a_workers_lessons_are_in_their_export_and_go_with_forget(
 
     with store.engine.connect() as connection:
         assert connection.scalar(select(func.count()).select_from(lesson_rows)) == 0
+
+
+def test_a_number_too_large_for_the_database_is_an_unknown_lesson_not_a_failed_turn(
+    team_service: ConversationService,
+) -> None:
+    huge = "9" * 30  # typed with a slash, a command takes any argument
+    sam = reflect(team_service, SAM, ANSWERS)
+    assert said(sam, f"/lesson show {huge}")[0].text == words.NO_LESSON.format(id=huge)
+    assert said(sam, f"/lesson delete {huge}")[0].text == words.NO_LESSON.format(id=huge)
+    assert said(sam, f"/lesson new {huge}")[0].text == words.NOT_YOURS.format(id=huge)

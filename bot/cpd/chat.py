@@ -137,6 +137,7 @@ LIMITS: Final = {
     "peer": PEER_CHARS,
 }
 MOST_DRAFT_BUTTONS = 3
+LARGEST_ID: Final = 2**63 - 1  # the largest id a database column can hold
 
 
 def _show(fields: CpdFields) -> str:
@@ -201,21 +202,28 @@ def answer(
     verb, _, rest = argument.strip().partition(" ")
     verb, rest = verb.lower(), rest.strip()
     if verb in {"new", "save"} and rest.isdecimal():
-        return _new_or_save(book, user_id, int(rest), verb, now, catalog, zone)
+        rid = _id(rest)
+        if rid is None:
+            return [Outgoing(NOT_YOURS.format(id=rest))]
+        return _new_or_save(book, user_id, rid, verb, now, catalog, zone)
     if verb == "change":
         number, _, word = rest.partition(" ")
         if number.isdecimal():
-            return _change(book, user_id, int(number), word, now)
+            rid = _id(number)
+            if rid is None:
+                return [Outgoing(NO_DRAFT.format(rid=number))]
+            return _change(book, user_id, rid, word, now)
     if verb in {"later", "discard"} and rest.isdecimal():
-        rid = int(rest)
-        if book.draft(user_id, rid) is None:
-            return [Outgoing(NO_DRAFT.format(rid=rid))]
+        rid = _id(rest)
+        if rid is None or book.draft(user_id, rid) is None:
+            return [Outgoing(NO_DRAFT.format(rid=rest))]
         if verb == "later":
             return [Outgoing(LATER.format(rid=rid))]
         book.delete_draft(user_id, rid)
         return [Outgoing(DISCARDED.format(rid=rid))]
     if verb == "show" and rest.isdecimal():
-        stored = book.get(user_id, int(rest))
+        record_id = _id(rest)
+        stored = book.get(user_id, record_id) if record_id is not None else None
         if stored is None:
             return [Outgoing(NO_RECORD.format(id=rest))]
         hint = HOW_TO_EDIT.format(id=stored.id, fields=FIELD_NAMES)
@@ -225,7 +233,8 @@ def answer(
         first, _, word = head.strip().partition(" ")
         if first.lower() == "draft":
             return _edit_draft(book, user_id, word, colon, text, now)
-        stored = book.get(user_id, int(first)) if first.isdecimal() else None
+        record_id = _id(first)
+        stored = book.get(user_id, record_id) if record_id is not None else None
         if stored is None:
             return [Outgoing(NO_RECORD.format(id=first))]
         name = _field(word)
@@ -347,7 +356,8 @@ def _edit_draft(
     if not number.isdecimal():
         number, word = "", head
     if number:
-        kept = book.draft(user_id, int(number))
+        rid = _id(number)
+        kept = book.draft(user_id, rid) if rid is not None else None
         if kept is None:
             return [Outgoing(NO_DRAFT.format(rid=number))]
     else:
@@ -388,6 +398,15 @@ def _unsaved(drafts: Sequence[StoredDraft]) -> str:
         return UNSAVED.format(rids=numbers[0])
     listed = ", ".join(str(n) for n in numbers[:-1]) + f" and {numbers[-1]}"
     return UNSAVED_MANY.format(rids=listed)
+
+
+def _id(text: str) -> int | None:
+    """A number typed or pressed as an id; None if no row can have it (a number too large
+    for the database would fail the turn instead of being refused like an unknown one)."""
+    if not text.isdecimal():
+        return None
+    number = int(text)
+    return number if 0 < number <= LARGEST_ID else None
 
 
 def _sentence(text: str) -> str:

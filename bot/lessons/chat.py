@@ -79,6 +79,7 @@ NONE_YET: Final = (
     "type: lesson new and the reflection's number (see journal)."
 )
 NOT_ON: Final = "Team lessons are not switched on here."
+LARGEST_ID: Final = 2**63 - 1  # the largest id a database column can hold
 HOW_TO: Final = (
     "Lessons: lessons lists yours. lesson new 3 drafts one from reflection 3. "
     "lesson show 2, lesson words 2: new words, lesson theme 2, lesson delete 2."
@@ -109,10 +110,14 @@ class Lessons:
         if command == "lessons" or not verb:
             return [self._list(book, user_id)]
         if verb == "new" and rest.isdecimal():
-            return self._new(tx, book, user_id, int(rest), now)
+            reflection_id = as_id(rest)
+            if reflection_id is None:
+                return [Outgoing(NOT_YOURS.format(id=rest))]
+            return self._new(tx, book, user_id, reflection_id, now)
         number, _, more = rest.partition(":" if verb == "words" else " ")
         number = number.strip()
-        lesson = book.get(user_id, int(number)) if number.isdecimal() else None
+        lesson_id = as_id(number)
+        lesson = book.get(user_id, lesson_id) if lesson_id is not None else None
         if verb in {"show", "words", "theme", "share", "delete"} and lesson is None:
             return [Outgoing(NO_LESSON.format(id=number or "?"))]
         if lesson is None:
@@ -241,6 +246,15 @@ class Lessons:
             short = lesson.text if len(lesson.text) <= 80 else lesson.text[:79] + "…"
             lines.append(f"  {lesson.id}. {short or '(no words yet)'} ({state})")
         return Outgoing("\n".join(["Your lessons:", *lines, "", HOW_TO]))
+
+
+def as_id(text: str) -> int | None:
+    """A number typed or pressed as an id; None if no row can have it (a number too large
+    for the database would fail the turn instead of being refused like an unknown one)."""
+    if not text.isdecimal():
+        return None
+    number = int(text)
+    return number if 0 < number <= LARGEST_ID else None
 
 
 def approval_check(lesson: StoredLesson) -> str:
