@@ -621,7 +621,9 @@ class ConversationService:
         dialogue = self.catalog.get(dialogue_id)
         if dialogue is None or not dialogue.listed or not shareable(dialogue_id):
             return []
-        lesson = self.lessons.offer(reflection_id) if self.lessons is not None else None
+        lesson = (
+            self.lessons.offer(tx, user_id, reflection_id) if self.lessons is not None else None
+        )
         if self.peer is None:
             return [Outgoing(lessons_chat.OFFER, shortcuts=(lesson,))] if lesson else []
         friend = self.peer.offer(tx, user_id, reflection_id, now)

@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 from sqlalchemy import func, select
 
 from bot.config import LessonsConfig
+from bot.dialogues import Catalog
 from bot.lessons import chat as words
 from bot.lessons import default_themes
 from bot.lessons.digest import INTRO, Schedule, compose
@@ -528,3 +529,33 @@ def test_a_number_too_large_for_the_database_is_an_unknown_lesson_not_a_failed_t
     assert said(sam, f"/lesson show {huge}")[0].text == words.NO_LESSON.format(id=huge)
     assert said(sam, f"/lesson delete {huge}")[0].text == words.NO_LESSON.format(id=huge)
     assert said(sam, f"/lesson new {huge}")[0].text == words.NOT_YOURS.format(id=huge)
+
+
+@pytest.mark.parametrize(
+    ("config", "goes_out"),
+    [
+        ({"post_to": ["slack:C0123TEAM"]}, True),
+        ({}, False),  # no place to post a digest
+        ({"post_to": ["slack:C0123TEAM"], "digest": "off"}, False),
+        ({"organisations": {"another-team": {"post_to": ["slack:C0999"]}}}, False),
+    ],
+)
+def test_a_lesson_is_offered_and_shared_only_where_a_digest_will_take_it_to_the_team(
+    store: Store, catalog: Catalog, clock: Clock, config: dict[str, object], goes_out: bool
+) -> None:
+    from bot.lessons.settings import lessons_from
+
+    lessons = lessons_from(LessonsConfig.model_validate(config), catalog, None)
+    service = ConversationService(store, catalog, clock=clock, lessons=lessons)
+    try:
+        sam = reflect(service, SAM, ANSWERS)
+        offers = [c for m in sam.seen for c in m.shortcuts if c.label == words.OFFER_BUTTON]
+        assert len(offers) == (1 if goes_out else 0)
+        drafted = said(sam, "lesson new 1")
+        if not goes_out:
+            # Not "it will be in the next team digest" for a digest that never comes.
+            assert [m.text for m in drafted] == [words.NO_DIGEST]
+            return
+        assert words.SHARED.split(".")[0] in said(sam, button(drafted, words.SHARE))[0].text
+    finally:
+        service.close()

@@ -14,6 +14,7 @@ back word for word and shared only when the worker approves that exact text.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Final
@@ -79,6 +80,10 @@ NONE_YET: Final = (
     "type: lesson new and the reflection's number (see journal)."
 )
 NOT_ON: Final = "Team lessons are not switched on here."
+NO_DIGEST: Final = (
+    "There is no team digest set up for your organisation yet, so lessons can't be "
+    "shared for now. Nothing was shared."
+)
 LARGEST_ID: Final = 2**63 - 1  # the largest id a database column can hold
 HOW_TO: Final = (
     "Lessons: lessons lists yours. lesson new 3 drafts one from reflection 3. "
@@ -94,12 +99,21 @@ class Lessons:
     themes: Themes
     identifiers: Patterns | None
     offer_after_reflection: bool = True
+    # Whether an organisation's digest goes anywhere (by its slug): a lesson is offered
+    # and shared only where it will reach the team. None: everywhere.
+    digest_to: Callable[[str], bool] | None = None
 
-    def offer(self, reflection_id: int) -> Choice | None:
+    def offer(self, tx: Transaction, user_id: int, reflection_id: int) -> Choice | None:
         """The button said after a finished reflection of the worker's own."""
-        if not self.offer_after_reflection:
+        if not self.offer_after_reflection or not self._goes_out(tx, user_id):
             return None
         return Choice(f"lesson new {reflection_id}", OFFER_BUTTON)
+
+    def _goes_out(self, tx: Transaction, user_id: int) -> bool:
+        if self.digest_to is None:
+            return True
+        slug = LessonBook(tx).organisation_slug(user_id)
+        return slug is not None and self.digest_to(slug)
 
     def answer(
         self, tx: Transaction, user_id: int, command: str, argument: str, now: datetime
@@ -109,6 +123,8 @@ class Lessons:
         verb, rest = verb.lower(), rest.strip()
         if command == "lessons" or not verb:
             return [self._list(book, user_id)]
+        if verb in {"new", "share"} and not self._goes_out(tx, user_id):
+            return [Outgoing(NO_DIGEST)]  # it would wait for a digest that never comes
         if verb == "new" and rest.isdecimal():
             reflection_id = as_id(rest)
             if reflection_id is None:

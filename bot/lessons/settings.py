@@ -25,4 +25,5 @@ def lessons_from(config: LessonsConfig, catalog: Catalog, identifiers: Patterns 
         themes_from(config),
         identifiers if identifiers is not None else default_patterns(),
         offer_after_reflection=config.offer,
+        digest_to=lambda slug: config.digest != "off" and bool(config.places_for(slug)),
     )

@@ -87,6 +87,13 @@ class LessonBook:
             ).scalar_one()
         )
 
+    def organisation_slug(self, user_id: int) -> str | None:
+        return self.connection.scalar(
+            select(organisations.c.slug)
+            .join(users, users.c.organisation_id == organisations.c.id)
+            .where(users.c.id == user_id)
+        )
+
     def get(self, user_id: int, lesson_id: int) -> StoredLesson | None:
         rows = self._select(and_(lessons.c.id == lesson_id, lessons.c.user_id == user_id))
         return rows[0] if rows else None
