@@ -274,6 +274,29 @@ def test_identifiers_in_a_message_are_offered_for_redaction_before_it_is_kept() 
     assert sam.state.mode is Mode.IN_RUN
 
 
+def test_skip_with_a_message_held_waits_like_done_and_loses_nothing() -> None:
+    sam = chat()
+    sam.says("/write")
+    sam.says(FIRST)
+    sam.says("Mrs Patel rang me on 07700 900123 after the hearing.")
+    waiting = sam.says("skip")
+    assert wording.ENTRY_WAITING in said(waiting)
+    assert not finished(waiting.effects)
+    assert sam.run.held_for is Held.IDENTIFIERS
+    kept = sam.presses(REDACT)
+    assert saved(kept.effects) == [
+        ("entry_part_2", "Mrs [name] rang me on [phone] after the hearing.")
+    ]
+    # The only message, held at the care question: skip neither drops it nor says the
+    # entry is empty.
+    alone = chat()
+    alone.says("/write")
+    alone.says("Honestly, I can't go on like this.")
+    turn = alone.says("skip")
+    assert wording.ENTRY_EMPTY not in said(turn)
+    assert alone.run.held_answer == "Honestly, I can't go on like this."
+
+
 def test_without_the_checks_configured_a_message_is_kept_as_written() -> None:
     sam = chat(identifiers=None, cues=None)
     sam.says("/write")
@@ -447,6 +470,7 @@ def test_an_entry_is_found_by_search_tagged_revised_and_exported(
     markdown = next(f for f in files if f.media_type == "text/markdown").content.decode()
     assert "Free writing" in markdown
     assert THIRD in markdown
+    assert f"*An earlier version:* {SECOND}" in markdown  # the revised message's old text
 
 
 def test_an_entry_drafts_a_cpd_record_from_its_own_words(

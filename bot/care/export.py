@@ -14,7 +14,7 @@ from typing import Any
 
 from bot import journal
 from bot.dialogues import Catalog
-from bot.dialogues.model import joined
+from bot.dialogues.model import PART, joined
 from bot.messages import Attachment
 
 JSON_TYPE = "application/json"
@@ -80,8 +80,13 @@ def markdown(data: dict[str, Any], catalog: Catalog, now: datetime) -> str:
         for step, text in answers.items():  # free writing's messages as one text
             shown = journal.with_follow_up(text, "markdown")  # with a coaching follow-up
             lines += [f"**{_label(catalog, item['dialogue'], step)}**", "", shown, ""]
-            for earlier in item["revisions"].get(step, []):
-                lines += [f"*An earlier version:* {earlier}", ""]
+            # Earlier versions as they were, the coaching exchange in them shown as one
+            # (free writing's are under each message's own key).
+            for key, versions in item["revisions"].items():
+                if key == step or (key.startswith(f"{step}{PART}") and key not in answers):
+                    for earlier in versions:
+                        shown = journal.with_follow_up(earlier, "markdown")
+                        lines += [f"*An earlier version:* {shown}", ""]
         for follow_up in item["follow_ups"]:
             lines += [f"#### Follow-up, {_day(follow_up['finished_at'])}", ""]
             lines += [

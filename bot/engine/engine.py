@@ -658,15 +658,18 @@ class _TurnBuilder:
             self.lost_dialogue()
             return
         run, dialogue, step = current
+        if step.collect is not None:
+            # In free writing skip finishes the entry, as done does: a message still held
+            # for a check waits for the worker's choice, rather than being dropped with
+            # the entry closed behind it (back lets it go, and the entry stays open).
+            self.done()
+            return
         # A held answer was never saved; skipping means not saving it. An answer given
         # to this question before, on an earlier pass, is kept.
         _release(run)
         if run.pending_answer is not None:
             # Skipping a follow-up keeps the first answer, so the checks look at it too.
             self.keep(run, dialogue, step, run.pending_answer)
-            return
-        if step.collect is not None:
-            self.end_entry(run, dialogue, step)
             return
         if step.id not in run.answers and step.id not in run.skipped:
             run.skipped.append(step.id)
