@@ -25,6 +25,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from bot.care.cues import default_cues
+from bot.care.export import markdown as export_markdown
 from bot.care.identifiers import default_patterns
 from bot.dialogues import Catalog, load_catalog
 from bot.engine import CARE_CONTINUE, Context, RunState, SessionState, Turn, wording
@@ -185,6 +186,9 @@ RULES = {
         [
             "I'd tell them they did their best with what they knew.",
             "Be kind to yourself.",
+            # Saying no to the question, which is let be, not pressed.
+            "pass",
+            "No comment.",
         ],
     ),
 }
@@ -249,6 +253,18 @@ def test_every_question_is_warm_plain_and_without_exclamation_marks() -> None:
         assert "!" not in rule.ask
         assert rule.ask.rstrip().endswith("?")
         assert len(rule.ask) < 400
+
+
+def test_the_workload_question_does_not_say_there_was_a_mistake() -> None:
+    # It is asked anywhere, often of a visit that went well in spite of the pressure.
+    assert rule_for("gibbs.what_happened", GOOD_UNDER_PRESSURE) == "pressures"
+    assert COACH is not None
+    asked = COACH.choose("gibbs", SHIPPED.dialogues["gibbs"].steps[0], GOOD_UNDER_PRESSURE)
+    assert asked is not None
+    assert "mistake" not in asked.question.lower()
+
+
+GOOD_UNDER_PRESSURE = "I had no time to prepare, but the visit went well and mum talked openly."
 
 
 # ---- the file ----------------------------------------------------------------------------
@@ -476,6 +492,44 @@ def test_the_journal_shows_the_whole_exchange() -> None:
             "reply": "I did ring mum.",
         }
     }
+
+
+def test_an_earlier_version_in_the_markdown_copy_shows_the_exchange_without_the_rule() -> None:
+    kept = coaching.encode(coaching.join(SELF_BLAME, "I did ring mum."), "strengths_first", "Q?", 1)
+    reflection = {
+        "dialogue": "gibbs",
+        "finished_at": NOW.isoformat(),
+        "answers": {"what_happened": "I rang mum and apologised."},
+        "revisions": {"what_happened": [kept]},
+        "follow_ups": [],
+        "peer_reflection": [],
+    }
+    data = {
+        "profile": {
+            "display_name": "Sam",
+            "organisation": "Org",
+            "time_zone": None,
+            "team": None,
+            "line_manager": None,
+            "joined_at": NOW.isoformat(),
+            "chat_apps": [],
+        },
+        "nudge_settings": None,
+        "reflections": [reflection],
+        "drafts": [],
+        "critical_friends": {
+            "in_pool": False,
+            "in_rounds": False,
+            "pairings": [],
+            "shared": [],
+            "feedback_given": [],
+        },
+        "audit": [],
+    }
+    copy = export_markdown(data, SHIPPED, NOW)
+    assert f"*An earlier version:* {SELF_BLAME}" in copy
+    assert "*Critical Friend asked:* Q?" in copy
+    assert "(strengths_first)" not in copy
 
 
 # ---- the engine --------------------------------------------------------------------------
