@@ -53,7 +53,9 @@ SELF_BLAME = "I forgot to send the referral on Friday. It was all my fault."
 
 # Measured when these floors were set. The tuning set (182 answers, 103 with a rule):
 # every rule precision 1.00 and recall 1.00, because the rules were widened against
-# it. The fresh set (55 answers, 39 with a rule), measured once before any change:
+# it. Later "nothing", "none" and "n/a" were taken out of say_more by decision (a fair
+# answer to "who else should know?"): three rows relabelled none, three one-word rows
+# added; 185 answers, 103 with a rule, still 1.00 and 1.00. The fresh set (55 answers, 39 with a rule), measured once before any change:
 # precision 1.00 (20 of 20 asked), recall 0.51 (20 of 39): strengths_first 5/9,
 # other_explanations 3/8, pressures 3/9, why 4/7, feelings 5/6 (no one-word answers
 # were in that batch). So on new wording the rules ask about half of the follow-ups a
@@ -182,13 +184,17 @@ RULES = {
     ),
     "say_more": (
         "gibbs.kinder_view",
-        ["dont know", "Nothing really.", "ok", "Not sure.", "idk"],
+        ["dont know", "Not much.", "ok", "Not sure.", "idk"],
         [
             "I'd tell them they did their best with what they knew.",
             "Be kind to yourself.",
             # Saying no to the question, which is let be, not pressed.
             "pass",
             "No comment.",
+            # A fair answer to some questions ("who else should know?"): let be.
+            "Nothing really.",
+            "none",
+            "n/a",
         ],
     ),
 }
@@ -242,9 +248,9 @@ def test_the_coach_is_quiet_in_a_friends_feedback_and_free_writing() -> None:
 def test_the_question_quotes_the_words_that_fitted() -> None:
     assert COACH is not None
     step = SHIPPED.dialogues["weekly"].step("take_forward")
-    asked = COACH.choose("weekly", step, "Nothing really.")
+    asked = COACH.choose("weekly", step, "Not much.")
     assert asked is not None
-    assert 'You said "Nothing really."' in asked.question
+    assert 'You said "Not much."' in asked.question
 
 
 def test_every_question_is_warm_plain_and_without_exclamation_marks() -> None:
