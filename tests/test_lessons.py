@@ -559,3 +559,25 @@ def test_a_lesson_is_offered_and_shared_only_where_a_digest_will_take_it_to_the_
         assert words.SHARED.split(".")[0] in said(sam, button(drafted, words.SHARE))[0].text
     finally:
         service.close()
+
+
+def test_a_place_retried_to_the_end_is_given_up_and_said_in_the_log(
+    team_service: ConversationService,
+    store: Store,
+    clock: Clock,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    import logging
+
+    sam = reflect(team_service, SAM, ANSWERS)
+    said(sam, button(offered(sam), words.SHARE))
+    clock.now = datetime(2026, 11, 30, 9, 0, tzinfo=UTC)
+    slack = Poster(*[Pushed.RETRY] * 5)
+    posting = sender(store, clock, {"slack": slack}, post_to=["slack:C0123TEAM"])
+    with caplog.at_level(logging.ERROR, logger="bot.lessons.sender"):
+        for _ in range(5):
+            asyncio.run(posting.tick())
+            clock.advance(minutes=20)
+    with store.engine.connect() as connection:
+        assert connection.scalar(select(digests.c.status)) == "failed"
+    assert "given up after 5 attempts" in caplog.text

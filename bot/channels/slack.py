@@ -530,13 +530,15 @@ class SlackChannel:
         return Pushed.SENT
 
 
-# Slack's answers that mean the worker cannot be reached in this workspace any more.
+# Slack's answers that mean the worker (or the team's channel, for the digest) cannot be
+# reached in this workspace any more; retrying does not help.
 UNREACHABLE = frozenset(
     {
         "account_inactive",
         "cannot_dm_bot",
         "channel_not_found",
         "is_archived",
+        "not_in_channel",  # a channel the bot was never invited to, or was removed from
         "user_disabled",
         "user_not_found",
         "user_not_visible",

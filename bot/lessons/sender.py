@@ -26,7 +26,7 @@ from bot.lessons.themes import Themes
 from bot.messages import Attachment, Outgoing, Pushed
 from bot.nudges.schedule import WEEKDAYS
 from bot.store import StorageError, Store
-from bot.store.lessons import ClaimedDigest, DigestBook
+from bot.store.lessons import MAX_ATTEMPTS, ClaimedDigest, DigestBook
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -152,6 +152,13 @@ class DigestSender:
             DigestBook(tx).settle(digest, outcome, now, self.claimant)
         if outcome not in {"sent", "empty", "retry"}:
             log.error("the team digest %d could not be posted: %s", digest.id, outcome)
+        elif outcome == "retry" and digest.attempts + 1 >= MAX_ATTEMPTS:
+            log.error(
+                "the team digest %d to %s was given up after %d attempts",
+                digest.id,
+                digest.destination,
+                MAX_ATTEMPTS,
+            )
 
     def preview(self, organisation_id: int, now: datetime) -> str | None:
         """What the next digest of an organisation would say (`critical-friend digest
