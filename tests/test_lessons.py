@@ -581,3 +581,17 @@ def test_a_place_retried_to_the_end_is_given_up_and_said_in_the_log(
     with store.engine.connect() as connection:
         assert connection.scalar(select(digests.c.status)) == "failed"
     assert "given up after 5 attempts" in caplog.text
+
+
+def test_the_preview_is_headed_as_the_next_digest_will_be(
+    team_service: ConversationService, store: Store, clock: Clock
+) -> None:
+    sam = reflect(team_service, SAM, ANSWERS)
+    said(sam, button(offered(sam), words.SHARE))
+    wednesday = datetime(2026, 12, 2, 12, 0, tzinfo=UTC)
+    weekly = sender(store, clock, {}).preview(1, wednesday)
+    assert weekly is not None
+    assert weekly.startswith("Lessons from the team: the week to 7 December 2026")
+    monthly = sender(store, clock, {}, name="two", digest="monthly").preview(1, wednesday)
+    assert monthly is not None
+    assert monthly.startswith("Lessons from the team: December 2026")  # out on 1 January

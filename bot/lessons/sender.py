@@ -24,7 +24,7 @@ from bot.config import LessonsConfig
 from bot.lessons.digest import CHART_CAPTION, Schedule, compose
 from bot.lessons.themes import Themes
 from bot.messages import Attachment, Outgoing, Pushed
-from bot.nudges.schedule import WEEKDAYS
+from bot.nudges.schedule import WEEKDAYS, local_date
 from bot.store import StorageError, Store
 from bot.store.lessons import MAX_ATTEMPTS, ClaimedDigest, DigestBook
 
@@ -164,7 +164,10 @@ class DigestSender:
         """What the next digest of an organisation would say (`critical-friend digest
         preview`)."""
         every = self.schedule.every if self.schedule is not None else "weekly"
-        period = self.schedule.latest_due(now)[0] if self.schedule is not None else None
+        period = None
+        if self.schedule is not None:  # headed as the next one will be, not the last
+            due = self.schedule.next_due(now)
+            period = local_date(self.schedule.zone, due).isoformat()
         with self.store.transaction() as tx:
             waiting = DigestBook(tx).waiting(organisation_id)
         return compose(waiting, self.themes, period or now.date().isoformat(), every)
