@@ -595,3 +595,18 @@ def test_the_preview_is_headed_as_the_next_digest_will_be(
     monthly = sender(store, clock, {}, name="two", digest="monthly").preview(1, wednesday)
     assert monthly is not None
     assert monthly.startswith("Lessons from the team: December 2026")  # out on 1 January
+
+
+def test_lessons_whose_digest_no_place_took_go_in_the_next_one(
+    team_service: ConversationService, store: Store, clock: Clock
+) -> None:
+    sam = reflect(team_service, SAM, ANSWERS)
+    said(sam, button(offered(sam), words.SHARE))
+    clock.now = datetime(2026, 11, 30, 9, 0, tzinfo=UTC)
+    refused = Poster(Pushed.GONE)
+    assert tick_once(store, clock, {"slack": refused}, post_to=["slack:C0123TEAM"]) == 0
+    assert "shared, waiting for the next digest" in said(sam, "lessons")[0].text
+    clock.now = datetime(2026, 12, 7, 9, 0, tzinfo=UTC)
+    slack = Poster()
+    assert tick_once(store, clock, {"slack": slack}, post_to=["slack:C0123TEAM"]) == 1
+    assert f"• {DRAFTED}" in slack.posts[0][1][0].text

@@ -326,6 +326,26 @@ class DigestBook:
             .where(mine)
             .values(status="failed", attempts=attempts, lease_until=None, outcome=outcome[:200])
         )
+        same_period = and_(
+            digests.c.organisation_id == digest.organisation_id,
+            digests.c.period == digest.period,
+        )
+        still_going = self.connection.scalar(
+            select(func.count())
+            .select_from(digests)
+            .where(same_period, digests.c.status != "failed")
+        )
+        if not still_going:
+            # No place took this period's digest: its lessons wait for the next one
+            # rather than being marked as in a digest nobody read.
+            self.connection.execute(
+                update(lessons)
+                .where(
+                    lessons.c.organisation_id == digest.organisation_id,
+                    lessons.c.period == digest.period,
+                )
+                .values(period=None)
+            )
 
 
 def _insert_ignoring_duplicates(connection: Connection):  # type: ignore[no-untyped-def]
