@@ -406,7 +406,7 @@ def test_the_nudge_mentions_what_is_missing_from_1_october() -> None:
 @pytest.mark.parametrize(
     ("records", "said"),
     [
-        ([], "It asks for 2 records, one with a colleague's reflection, and you have none yet."),
+        ([], "You need 2 records, one with a colleague's reflection, and you have none yet."),
         ([_record(date(2026, 2, 1), peer="Talked.")], "You have 1 of 2 records. This week's"),
         (
             [_record(date(2026, 2, 1)), _record(date(2026, 3, 1))],
@@ -453,7 +453,7 @@ def test_another_regulators_reminders_start_two_months_before_its_year_ends() ->
     assert track([], date(2027, 1, 31), start=april).nudge_line() is None
     line = track([], date(2027, 2, 1), start=april, required=3, required_peer=0).nudge_line()
     assert line == (
-        "Your CPD year ends on 31 March. It asks for 3 records, and you have none yet. "
+        "Your CPD year ends on 31 March. You need 3 records, and you have none yet. "
         "This week's reflection could be one."
     )
 

@@ -107,7 +107,7 @@ def test_an_october_nudge_says_what_is_missing_and_nothing_once_it_is_done(
     assert all(text.startswith(wording.WEEKLY) for text in texts)
     lines = [text.removeprefix(wording.WEEKLY).strip() for text in texts]
     assert lines[0] == (
-        "Your CPD year ends on 30 November. It asks for 2 records, one with a colleague's "
+        "Your CPD year ends on 30 November. You need 2 records, one with a colleague's "
         "reflection, and you have none yet. This week's reflection could be one."
     )
     assert lines[1] == (

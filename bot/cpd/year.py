@@ -235,7 +235,7 @@ class Tracker:
                 peer = f", {with_colleague}" if self.required == 1 else f", all {with_colleague}"
             else:
                 peer = f", {_number(self.required_peer)} {with_colleague}"
-            stands = f"It asks for {asks}{peer}, and you have none yet."
+            stands = f"You need {asks}{peer}, and you have none yet."
         else:
             have = (
                 f"You have {self.records} of {self.required} records"
