@@ -139,10 +139,14 @@ def test_a_draft_is_changed_field_by_field_with_buttons_then_saved_as_edited(
     assert "What I learnt, as it is now:" in learnt[0].text
     assert "cpd edit draft learnt:" in learnt[0].text
     changed = answered(sam, f"cpd edit draft learnt: {NEW_LEARNT}")
-    assert changed[0].text == f"Changed. What I learnt now reads:\n{NEW_LEARNT}"
+    assert changed[0].text == (
+        f"Changed, in the draft from reflection {number}. What I learnt now reads:\n{NEW_LEARNT}"
+    )
     assert [c.label for c in changed[1].shortcuts] == [words.SAVE, words.CHANGE, words.NOT_NOW]
-    assert said(sam, "cpd edit draft date: 2/10/2026").startswith("Changed. Date now reads:")
-    assert said(sam, f"cpd edit draft {number} title: A late visit").startswith("Changed.")
+    assert said(sam, "cpd edit draft date: 2/10/2026").startswith(
+        f"Changed, in the draft from reflection {number}. Date now reads:"
+    )
+    assert said(sam, f"cpd edit draft {number} title: A late visit").startswith("Changed")
     # Shown again, the draft is as edited, not drafted afresh.
     again = said(sam, f"cpd new {number}")
     assert words.KEPT.format(rid=number) in again
@@ -250,8 +254,8 @@ def test_an_empty_peer_field_means_no_peer_reflection_and_saved_records_keep_the
 ) -> None:
     sam, _, number = sam_with_a_reflection(service, store)
     said(sam, f"cpd new {number}")
-    assert said(sam, "cpd edit draft peer: We talked it over.").startswith("Changed.")
-    assert said(sam, "cpd edit draft peer:").startswith("Changed.")
+    assert said(sam, "cpd edit draft peer: We talked it over.").startswith("Changed")
+    assert said(sam, "cpd edit draft peer:").startswith("Changed")
     record = said(sam, f"cpd save {number}").split("CPD record ")[1].split(".")[0]
     with store.engine.connect() as connection:
         assert connection.scalar(select(cpd_records.c.peer)) is False
@@ -296,7 +300,7 @@ def test_a_draft_is_changed_mid_reflection_and_the_reflection_carries_on(
         assert reply.messages[-1].text == question.text  # asked again, where they were
     reply = sam.says(f"cpd edit draft learnt: {NEW_LEARNT}")
     assert reply.waiting
-    assert reply.messages[0].text.startswith("Changed.")
+    assert reply.messages[0].text.startswith("Changed")
     assert reply.messages[-1].text == question.text
     after = sam.says(LONG)  # the answer to the question, as before: the next one comes
     assert after.waiting

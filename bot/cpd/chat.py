@@ -65,7 +65,7 @@ FIELD_NOW = (
 )
 DATE_EXAMPLE = " For example: cpd edit draft date: 23/11/2026"
 PEER_EMPTY = " To leave it out, type cpd edit draft peer: with nothing after it."
-DRAFT_CHANGED = "Changed. {label} now reads:\n{text}"
+DRAFT_CHANGED = "Changed, in the draft from reflection {rid}. {label} now reads:\n{text}"
 DRAFT_NEXT = "Save it when it reads right, or change another field."
 LATER = (
     "That's fine. The draft is kept, and not counted until you save it. Type cpd to come "
@@ -383,7 +383,9 @@ def _edit_draft(
     return [
         Outgoing(
             DRAFT_CHANGED.format(
-                label=LABELS[name], text=changed.fields.text_of(name) or "(nothing)"
+                rid=kept.reflection_id,
+                label=LABELS[name],
+                text=changed.fields.text_of(name) or "(nothing)",
             )
         ),
         Outgoing(DRAFT_NEXT, shortcuts=_draft_buttons(kept.reflection_id)),
