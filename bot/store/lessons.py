@@ -116,24 +116,12 @@ class LessonBook:
             values["text_enc"] = self.tx.cipher.encrypt(text)
         if theme is not None:
             values["theme"] = theme
-        self.connection.execute(
-            update(lessons)
-            .where(
-                lessons.c.id == lesson_id,
-                lessons.c.user_id == user_id,
-                lessons.c.period.is_(None),
-            )
-            .values(**values)
-        )
+        self.connection.execute(update(lessons).where(_open(user_id, lesson_id)).values(**values))
 
     def approve(self, user_id: int, lesson_id: int, now: datetime) -> None:
         self.connection.execute(
             update(lessons)
-            .where(
-                lessons.c.id == lesson_id,
-                lessons.c.user_id == user_id,
-                lessons.c.period.is_(None),
-            )
+            .where(_open(user_id, lesson_id))
             .values(status=APPROVED, approved_at=now)
         )
 
@@ -346,6 +334,11 @@ class DigestBook:
                 )
                 .values(period=None)
             )
+
+
+def _open(user_id: int, lesson_id: int) -> ColumnElement[bool]:
+    """The worker's own lesson, while it is in no digest yet (and can still change)."""
+    return and_(lessons.c.id == lesson_id, lessons.c.user_id == user_id, lessons.c.period.is_(None))
 
 
 def _insert_ignoring_duplicates(connection: Connection):  # type: ignore[no-untyped-def]
