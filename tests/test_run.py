@@ -319,7 +319,7 @@ def test_a_telegram_token_telegram_refuses_is_one_sentence_without_the_token(
 
 
 def test_the_slack_manifest_asks_for_what_the_code_uses_and_no_more() -> None:
-    from bot.channels.slack import COMMAND, FRIEND_COMMAND
+    from bot.channels.slack import COMMAND, FRIEND_COMMAND, TEXT_COMMANDS
 
     text = (ROOT / "slack-manifest.yaml").read_text()
     manifest = yaml.safe_load(text)
@@ -332,11 +332,12 @@ def test_the_slack_manifest_asks_for_what_the_code_uses_and_no_more() -> None:
         "messages_tab_read_only_enabled": False,
     }
     assert features["bot_user"]["display_name"] == "Critical Friend"
-    command, friend = features["slash_commands"]
+    command, *typed_on = features["slash_commands"]
     assert command["command"] == COMMAND == "/reflect"
     assert command["usage_hint"] == "[model]"
-    assert friend["command"] == FRIEND_COMMAND == "/friend"
-    assert all(len(c["description"]) <= 100 for c in (command, friend))  # Slack's limit
+    assert [c["command"] for c in typed_on] == list(TEXT_COMMANDS)
+    assert TEXT_COMMANDS[0] == FRIEND_COMMAND == "/friend"
+    assert all(len(c["description"]) <= 100 for c in (command, *typed_on))  # Slack's limit
     settings = manifest["settings"]
     assert sorted(settings["event_subscriptions"]["bot_events"]) == [
         "app_home_opened",
@@ -363,4 +364,4 @@ def test_the_slack_manifest_asks_for_what_the_code_uses_and_no_more() -> None:
     # all the bot's default Slack path.
     default_path = SlackSettings.model_fields["path"].default
     urls = re.findall(r"#\s*(?:url|request_url): (\S+)", text)
-    assert urls == [f"https://YOUR-HOST{default_path}"] * 4
+    assert urls == [f"https://YOUR-HOST{default_path}"] * 6

@@ -20,6 +20,7 @@ import pytest
 from aiohttp import web
 from sqlalchemy import select
 
+from bot import guides
 from bot.channels import slack_words as words
 from bot.channels.slack import SlackChannel
 from bot.messages import Gate, Incoming, Reply, UserRef
@@ -177,6 +178,25 @@ def test_the_slash_command_in_a_channel_answers_privately_and_goes_on_in_the_dm(
         await bot_messages(fake, 2)
         # The DM was opened once and remembered, not once a message.
         assert len(fake.calls_to("conversations.open")) == 1
+
+    with_slack(service, scenario)
+
+
+def test_guide_and_write_slash_commands_are_the_text_commands_they_stand_for(
+    service: ConversationService,
+) -> None:
+    async def scenario(fake: FakeSlack, _channel: SlackChannel) -> None:
+        fake.user_runs_command(WORKER, "/guide", "")
+        seen = await bot_messages(fake, 1)
+        assert guides.LIST_INTRO in shown(seen[-1])
+        fake.user_runs_command(WORKER, "/write", "")
+        seen = await bot_messages(fake, 2)
+        assert "done" in shown(seen[-1])
+        fake.user_runs_command(WORKER, "/guide", "2")
+        seen = await bot_messages(fake, 3)
+        # One guide, read beside the entry, whose question is asked again after it.
+        assert any(guides.OTHER_GUIDES in shown(message) for message in seen[-2:])
+        assert "Type done" in shown(seen[-1])
 
     with_slack(service, scenario)
 

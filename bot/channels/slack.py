@@ -53,6 +53,8 @@ log = logging.getLogger(__name__)
 CHANNEL = "slack"
 COMMAND = "/reflect"
 FRIEND_COMMAND = "/friend"  # typed on as the text command it stands for: "/friend share"
+# Each also typed on as the text command it stands for: "/guide 2", "/write".
+TEXT_COMMANDS = (FRIEND_COMMAND, "/write", "/guide")
 PROFILE_WAIT_S = 1.5  # Slack wants a slash command answered within 3 s
 MAX_MESSAGE_CHARS = 12_000  # replies are joined up to this; Slack's own limit is 40,000
 Payload = dict[str, Any]
@@ -185,7 +187,8 @@ class SlackChannel:
         app.action(re.compile(f"^{blocks.SHORTCUT_ACTION}-"))(self._on_shortcut)
         app.action(re.compile(f"^{blocks.HOME_ACTION}-"))(self._on_home_press)
         app.command(COMMAND)(self._on_command)
-        app.command(FRIEND_COMMAND)(self._on_command)
+        for command in TEXT_COMMANDS:
+            app.command(command)(self._on_command)
         # Everything else Slack sends is acknowledged and ignored, so it is not retried
         # (and bolt does not warn about it, quoting the payload).
         everything = re.compile(".*")
@@ -345,8 +348,9 @@ class SlackChannel:
             await ack(text=words.MOVED_TO_DM, response_type="ephemeral")
         text = str(body.get("text") or "").strip()
         kind = IncomingKind.START
-        if body.get("command") == FRIEND_COMMAND:
-            kind, text = IncomingKind.TEXT, f"{FRIEND_COMMAND} {text}".strip()
+        command = str(body.get("command") or "")
+        if command in TEXT_COMMANDS:
+            kind, text = IncomingKind.TEXT, f"{command} {text}".strip()
         incoming = Incoming(f"slack-command-{body.get('trigger_id')}", person, kind, text)
         await self._turn(incoming, user_id)
 
