@@ -665,6 +665,20 @@ def test_identifiers_in_the_reply_are_redacted_and_the_exchange_stays_in_place()
     assert "[phone]" in found.reply
 
 
+def test_edit_of_a_held_reply_shows_the_first_answer_too_so_it_is_not_lost() -> None:
+    """The new version replaces the first answer and the reply together: both are shown."""
+    chat = Chat()
+    chat.start()
+    chat.says(SELF_BLAME)
+    reply = "I rang Mrs Begum on 07700 900123 to apologise."
+    chat.says(reply)
+    editing = chat.presses("edit")
+    asked = texts(editing)
+    assert SELF_BLAME in asked
+    assert reply in asked
+    assert "whole new version" in asked
+
+
 def test_the_follow_up_survives_a_restart_and_old_states_load() -> None:
     chat = Chat()
     chat.start()

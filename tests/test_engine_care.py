@@ -466,7 +466,7 @@ def test_edit_asks_for_a_new_version_which_is_checked_again() -> None:
     chat = asked_about_identifiers()
     editing = chat.presses(EDIT)
     assert saved(editing.effects) == []
-    assert question_of(editing).text.endswith(wording.EDIT_PROMPT)
+    assert question_of(editing).text.endswith(wording.edit_prompt(IDENTIFIED))
     assert question_of(editing).choices == IDENTIFIER_BUTTONS[:2]
     still = chat.says("She rang from 07700 900123 at nine.")
     assert saved(still.effects) == []

@@ -841,7 +841,7 @@ class _TurnBuilder:
             labels = [item.label for item in run.held_found]
             return wording.identifiers_found(found, labels), list(_IDENTIFIER_CHOICES)
         if run.held_for is Held.EDITING:
-            return wording.EDIT_PROMPT, list(_IDENTIFIER_CHOICES[:2])
+            return wording.edit_prompt(held), list(_IDENTIFIER_CHOICES[:2])
         text = wording.blame_invitation(blame_phrases(held))
         return text, [(SEND_AS_WRITTEN, wording.SEND_AS_WRITTEN)]
 

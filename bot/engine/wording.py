@@ -308,9 +308,17 @@ def identifiers_found(found: Sequence[tuple[str, str]], labels: Sequence[str]) -
 
 
 EDIT_PROMPT = (
-    "Type the new version and send it, and I'll check it again before saving. Or, if you'd "
+    "Type the whole new version and send it, and I'll check it again before saving. Or, if you'd "
     "rather, redact or keep it as written. You can type pause to come back to it later."
 )
+
+
+def edit_prompt(held: str) -> str:
+    """Asked for a new version: what is being replaced is shown, since it may be more
+    than the last message (a first answer and the reply to a follow-up, kept together)."""
+    return f"This is what you wrote, to change as you like:\n{held}\n\n{EDIT_PROMPT}"
+
+
 REDACTED = "I've replaced those details."
 
 
