@@ -555,6 +555,8 @@ def test_a_lesson_is_offered_and_shared_only_where_a_digest_will_take_it_to_the_
         if not goes_out:
             # Not "it will be in the next team digest" for a digest that never comes.
             assert [m.text for m in drafted] == [words.NO_DIGEST]
+            # Nor "after a reflection you can offer one", when none is offered.
+            assert said(sam, "lessons")[0].text == words.NO_DIGEST_YET
             return
         assert words.SHARED.split(".")[0] in said(sam, button(drafted, words.SHARE))[0].text
     finally:

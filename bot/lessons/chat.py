@@ -84,6 +84,11 @@ NO_DIGEST: Final = (
     "There is no team digest set up for your organisation yet, so lessons can't be "
     "shared for now. Nothing was shared."
 )
+NO_DIGEST_YET: Final = (
+    "Lessons are sentences you choose to share, with no name, in a team digest. There "
+    "is no team digest set up for your organisation yet, so there is nothing to do here "
+    "for now."
+)
 LARGEST_ID: Final = 2**63 - 1  # the largest id a database column can hold
 HOW_TO: Final = (
     "Lessons: lessons lists yours. lesson new 3 drafts one from reflection 3. "
@@ -122,6 +127,8 @@ class Lessons:
         verb, _, rest = argument.strip().partition(" ")
         verb, rest = verb.lower(), rest.strip()
         if command == "lessons" or not verb:
+            if not book.mine(user_id) and not self._goes_out(tx, user_id):
+                return [Outgoing(NO_DIGEST_YET)]  # not "after a reflection you can offer one"
             return [self._list(book, user_id)]
         if verb in {"new", "share"} and not self._goes_out(tx, user_id):
             return [Outgoing(NO_DIGEST)]  # it would wait for a digest that never comes
