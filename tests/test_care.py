@@ -323,6 +323,7 @@ def test_typing_edit_at_the_identifier_question_edits_it_and_is_not_a_command(
     """Words the guards offer ("edit", "keep") must reach the engine, not a command."""
     from bot.care.settings import care_from
     from bot.config import CareConfig
+    from bot.engine import wording as engine_wording
     from bot.messages import UserRef
     from tests.worker import Worker
 
@@ -332,7 +333,7 @@ def test_typing_edit_at_the_identifier_question_edits_it_and_is_not_a_command(
         alex.start("gibbs_quick")
         alex.says("I rang Mrs Patel on 07700 900123 to arrange the visit.")
         edited = "\n".join(m.text for m in alex.says("edit").messages)
-        assert "Type the new version" in edited
+        assert engine_wording.EDIT_PROMPT in edited
         alex.says("I rang the family to arrange the visit.")
         assert "(2 of" in alex.question.text
     finally:
