@@ -16,7 +16,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Final, Protocol
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from bot.nudges import schedule
 
 __all__ = [
     "SOCIAL_WORK_ENGLAND",
@@ -93,14 +94,9 @@ class CpdYear:
 
 
 def local_date(instant: datetime, zone: str) -> date:
-    """The date it was in `zone` at an aware `instant`."""
-    if instant.utcoffset() is None:
-        raise ValueError("a CPD date needs an aware instant")
-    try:
-        tz = ZoneInfo(zone)
-    except (ZoneInfoNotFoundError, ValueError, OSError):
-        raise ValueError(f"{zone!r} is not a time zone we know") from None
-    return instant.astimezone(tz).date()
+    """The date it was in `zone` at an aware `instant` (ValueError if it is naive or the
+    zone unknown): the nudges' `local_date`, arguments in the CPD code's order."""
+    return schedule.local_date(zone, instant)
 
 
 def uk_date(day: date) -> str:
