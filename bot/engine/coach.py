@@ -33,9 +33,8 @@ from __future__ import annotations
 
 import bisect
 import re
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from functools import cache
 from pathlib import Path
 from typing import Protocol
 
@@ -44,7 +43,6 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from bot.care.cues import fold
 from bot.yamlsource import Located, Problem, YamlError, load_file, validation_problems
 
-DATA_FILE = "coach.yaml"
 ANYWHERE = "anywhere"
 NEGATION_REACH = 3
 RULE_ID = re.compile(r"^[a-z][a-z0-9_]*$")
@@ -189,12 +187,6 @@ class Coach:
 
     def rule(self, rule_id: str) -> Rule | None:
         return next((rule for rule in self.rules if rule.id == rule_id), None)
-
-
-@cache
-def default_coach() -> Coach:
-    """The rules shipped with the bot, `dialogues/coach.yaml`."""
-    return load_coach(Path(__file__).resolve().parents[2] / "dialogues" / DATA_FILE)
 
 
 def load_coach(path: Path) -> Coach:
@@ -462,14 +454,3 @@ def shown(answers: Mapping[str, str]) -> dict[str, str]:
 
 def paragraphs(text: str) -> int:
     return len(text.split(PARAGRAPH))
-
-
-def names_used(steps: Collection[StepLike]) -> set[str]:
-    """The stage, step and topic names of `steps`, for checking `applies_at`."""
-    names: set[str] = set()
-    for step in steps:
-        names.add(step.id)
-        names.update(step.topics or ())
-        if step.stage:
-            names.add(step.stage)
-    return names

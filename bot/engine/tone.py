@@ -266,10 +266,6 @@ def blame_phrases(text: str) -> list[str]:
     return phrases
 
 
-def has_blame(text: str) -> bool:
-    return bool(blame_phrases(text))
-
-
 def _clause_start(folded: str, position: int) -> int:
     start = 0
     for match in _CLAUSE_BREAK.finditer(folded, 0, position):
