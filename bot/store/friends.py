@@ -569,14 +569,6 @@ class FriendBook:
         row = self.connection.execute(select(shares).where(shares.c.id == share_id)).first()
         return None if row is None else _share(row)
 
-    def shares_in(self, pairing_id: int) -> list[Share]:
-        rows = self.connection.execute(
-            select(shares)
-            .where(shares.c.pairing_id == pairing_id, shares.c.revoked_at.is_(None))
-            .order_by(shares.c.id)
-        )
-        return [_share(row) for row in rows]
-
     def revoke(self, share_id: int, now: datetime) -> bool:
         result = self.connection.execute(
             update(shares)
@@ -584,12 +576,6 @@ class FriendBook:
             .values(revoked_at=now)
         )
         return bool(result.rowcount)
-
-    def shares_of_reflection(self, reflection_id: int) -> list[Share]:
-        rows = self.connection.execute(
-            select(shares).where(shares.c.reflection_id == reflection_id).order_by(shares.c.id)
-        )
-        return [_share(row) for row in rows]
 
     # ---- feedback --------------------------------------------------------------------
 
@@ -707,26 +693,6 @@ class FriendBook:
     def feedback_by_reply(self, key: str) -> Feedback | None:
         row = self.connection.execute(select(feedback).where(feedback.c.reply_key == key)).first()
         return None if row is None else _feedback(row)
-
-    def feedback_on(self, share_ids: Collection[int]) -> list[Feedback]:
-        if not share_ids:
-            return []
-        rows = self.connection.execute(
-            select(
-                feedback.c.id,
-                feedback.c.token,
-                feedback.c.share_id,
-                feedback.c.user_id,
-                feedback.c.run_key,
-                feedback.c.status,
-                feedback.c.sent_at,
-                feedback.c.reply_key,
-                feedback.c.replied_at,
-            )
-            .where(feedback.c.share_id.in_(list(share_ids)), feedback.c.status == "sent")
-            .order_by(feedback.c.sent_at, feedback.c.id)
-        )
-        return [_feedback(row) for row in rows]
 
     def update_feedback(self, feedback_id: int, **values: Any) -> None:
         self.connection.execute(
