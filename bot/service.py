@@ -681,9 +681,12 @@ class ConversationService:
                 f"{n}. {journal.short(text)}" for n, text in enumerate(record.answers.values(), 1)
             )
             return Outgoing(journal_search.EDIT_WHICH.format(id=record.id, steps=listing))
-        position = int(step_text)
+        step_text = step_text.strip()
+        # "/revise 3 abc: x" gets past the command's pattern with its slash.
+        position = int(step_text) if step_text.isdecimal() and len(step_text) <= 3 else 0
         if not 1 <= position <= len(steps):
-            return Outgoing(journal_search.EDIT_NO_STEP.format(id=record.id, step=position))
+            shown = step_text[:20]
+            return Outgoing(journal_search.EDIT_NO_STEP.format(id=record.id, step=shown))
         text = clean_text(new_text).strip()
         if not text:
             return Outgoing(journal_search.EDIT_EMPTY)

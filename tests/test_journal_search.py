@@ -81,3 +81,18 @@ def test_an_answer_of_a_finished_reflection_is_revised_and_the_earlier_one_kept(
     first_step = next(iter(record.answers))
     assert record.answers[first_step] == "The hearing was moved; I asked for help."
     assert record.revisions[first_step] == ["The hearing was moved and I felt unprepared for it."]
+
+
+def test_revise_with_a_word_where_the_answer_number_goes_gets_a_sentence(
+    service: ConversationService, store: Store
+) -> None:
+    finish_a_reflection(service, SAM, "The hearing was moved and I felt unprepared for it.")
+    sam = Worker(service, SAM)
+    sam.start()
+    with store.transaction() as tx:
+        user_id = tx.find_user(SAM)
+        assert user_id is not None
+        number = tx.journal(user_id)[0].id
+    # With its slash the command takes any words after the number.
+    assert "has no answer abc" in said(sam, f"/revise {number} abc: anything")
+    assert "has no answer 99999" in said(sam, f"/revise {number} 99999: anything")
