@@ -581,11 +581,9 @@ class FriendBook:
 
     def start_feedback(self, share_id: int, friend_id: int, now: datetime) -> Feedback:
         """The friend's feedback on a share; one per friend and share."""
-        existing = self.connection.execute(
-            select(feedback).where(feedback.c.share_id == share_id, feedback.c.user_id == friend_id)
-        ).first()
+        existing = self.start_feedback_if_any(share_id, friend_id)
         if existing is not None:
-            return _feedback(existing)
+            return existing
         row = self.connection.execute(
             insert(feedback)
             .values(
