@@ -165,7 +165,7 @@ class Friends:
         self, tx: Transaction, user_id: int, now: datetime, reflection_id: int | None = None
     ) -> list[Outgoing]:
         """`friend`: the worker's pairing if they have one, else a new request."""
-        if reflection_id is not None and tx.reflection(user_id, reflection_id) is None:
+        if reflection_id is not None and tx.reflection_key(user_id, reflection_id) is None:
             # Only one's own reflection is asked about (its share button comes back
             # with the pairing); any other id is refused in the one sentence.
             return [Outgoing(wording.NOT_AVAILABLE)]
