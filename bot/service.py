@@ -700,16 +700,14 @@ class ConversationService:
     def _tag(tx: Transaction, user_id: int, argument: str, *, add: bool) -> Outgoing:
         """`tag 3 court supervision` adds tags to reflection 3; `untag 3 court` takes one off."""
         number, *words = argument.split()
-        entry = next(
-            (e for e in tx.journal(user_id) if is_reflection_id(number) and e.id == int(number)),
-            None,
-        )
-        if entry is None:
+        reflection_id = int(number) if is_reflection_id(number) else None
+        kept = tx.tags_of(user_id, reflection_id) if reflection_id is not None else None
+        if reflection_id is None or kept is None:
             return Outgoing(journal_search.NOT_YOURS.format(id=number))
         good, bad = journal_search.clean_tags(words)
         if bad:
             return Outgoing(journal_search.BAD_TAGS.format(bad=", ".join(bad)))
-        tags = list(entry.tags)
+        tags = list(kept)
         for tag in good:
             if add and tag not in tags:
                 tags.append(tag)
@@ -717,10 +715,10 @@ class ConversationService:
                 tags.remove(tag)
         if len(tags) > journal_search.MAX_TAGS:
             return Outgoing(journal_search.TOO_MANY_TAGS)
-        tx.set_tags(user_id, entry.id, tags)
+        tx.set_tags(user_id, reflection_id, tags)
         if not tags:
-            return Outgoing(journal_search.NO_TAGS.format(id=entry.id))
-        return Outgoing(journal_search.TAGGED.format(id=entry.id, tags=", ".join(tags)))
+            return Outgoing(journal_search.NO_TAGS.format(id=reflection_id))
+        return Outgoing(journal_search.TAGGED.format(id=reflection_id, tags=", ".join(tags)))
 
     def _journal_in_chat(self, tx: Transaction, user_id: int, argument: str) -> Outgoing:
         if argument.lower().startswith("search"):

@@ -595,6 +595,15 @@ class Transaction:
         )
         return None if found is None else str(found)
 
+    def tags_of(self, user_id: int, reflection_id: int) -> tuple[str, ...] | None:
+        """One finished reflection's tags; None if it is not the worker's."""
+        row = self.connection.execute(
+            select(reflections.c.tags_enc).where(
+                reflections.c.id == reflection_id, reflections.c.user_id == user_id
+            )
+        ).first()
+        return None if row is None else self._tags(row.tags_enc)
+
     def _tags(self, token: bytes | None) -> tuple[str, ...]:
         return tuple(self.cipher.decrypt_json(token)) if token else ()
 
