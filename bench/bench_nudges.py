@@ -148,6 +148,7 @@ class Delivered:
     statuses: dict[str, int]  # this period's weekly rows, by status, at the end
     next_week_planned: int
     peak_rss_mib: float
+    cpu_seconds: float = 0.0  # the process's CPU time (all threads) over `seconds`
     log_counts: dict[str, int] = field(default_factory=dict)
     log_samples: list[str] = field(default_factory=list)
 
@@ -165,6 +166,7 @@ class FakeSeen:
     wrong_text: int
     span_s: float  # first to last accepted message
     busiest_second: int  # the most accepted messages that arrived in any sliding second
+    cpu_seconds: float  # the fake process's CPU time from ready to report
 
 
 @dataclass
@@ -407,9 +409,10 @@ async def push_only(args: argparse.Namespace) -> Delivered:
             return await channel.push(UserRef("telegram", str(FIRST_CHAT + i)), message)
 
     try:
-        started = time.perf_counter()
+        started, cpu_started = time.perf_counter(), time.process_time()
         pushed = Counter(await asyncio.gather(*(push(i) for i in range(1, args.workers + 1))))
         seconds = time.perf_counter() - started
+        cpu_seconds = time.process_time() - cpu_started
     finally:
         await channel.application.shutdown()
     return Delivered(
@@ -427,6 +430,7 @@ async def push_only(args: argparse.Namespace) -> Delivered:
         statuses={"sent": pushed[Pushed.SENT]} if pushed[Pushed.SENT] == args.workers else {},
         next_week_planned=0,
         peak_rss_mib=peak_rss_mib(),
+        cpu_seconds=cpu_seconds,
     )
 
 
@@ -471,7 +475,7 @@ async def deliver(args: argparse.Namespace) -> Delivered:
     ticks = moves = 0
     gc.freeze()  # as `critical-friend run` does once everything has started
     try:
-        started = time.perf_counter()
+        started, cpu_started = time.perf_counter(), time.process_time()
         while True:
             report = await dispatcher.tick()
             ticks += 1
@@ -486,6 +490,7 @@ async def deliver(args: argparse.Namespace) -> Delivered:
             moves += 1
             now[0] += timedelta(minutes=21)  # past the longest backoff and any lease
         seconds = time.perf_counter() - started
+        cpu_seconds = time.process_time() - cpu_started
     finally:
         await dispatcher.stop()
         if channel is not None:
@@ -508,6 +513,7 @@ async def deliver(args: argparse.Namespace) -> Delivered:
         statuses=statuses,
         next_week_planned=next_week,
         peak_rss_mib=peak_rss_mib(),
+        cpu_seconds=cpu_seconds,
         log_counts=dict(counting.counts),
         log_samples=counting.samples,
     )
@@ -535,7 +541,9 @@ async def serve_fake(args: argparse.Namespace) -> None:
         for i in range(1, args.workers + 1):
             fake.register_user(FIRST_CHAT + i)
         print(json.dumps({"base_url": fake.base_url, "token": fake.token}), flush=True)
+        cpu_started = time.process_time()
         await asyncio.to_thread(sys.stdin.readline)
+        cpu_seconds = time.process_time() - cpu_started
         sends = fake.calls_to("sendMessage")
         accepted = [call for call in sends if call.status == 200]
         per_chat = Counter(int(call.params["chat_id"]) for call in accepted)
@@ -553,6 +561,7 @@ async def serve_fake(args: argparse.Namespace) -> None:
             ),
             span_s=times[-1] - times[0] if len(times) > 1 else 0.0,
             busiest_second=busiest_second(times),
+            cpu_seconds=cpu_seconds,
         )
         print(json.dumps(asdict(seen)), flush=True)
 
@@ -823,6 +832,13 @@ def report_text(
         f"{'lost':>5} {'429s':>6} {'claim s':>7} {'settle s':>7} {'RSS MiB':>8}",
         run_line("channel alone, no DB", channel),
     ]
+    if channel.seen is not None and channel.delivered.seconds > 0:
+        d = channel.delivered
+        lines.append(
+            f"  CPU: sending process {d.cpu_seconds:.2f} s ({d.cpu_seconds / d.seconds:.2f} of "
+            f"one core), fake Telegram {channel.seen.cpu_seconds:.2f} s "
+            f"({channel.seen.cpu_seconds / d.seconds:.2f})"
+        )
     for backend in backends:
         lines.append("")
         if backend.skipped is not None:
@@ -847,6 +863,11 @@ def report_text(
                 f"failed {d.failed}, skipped {d.skipped}; fake: accepted {seen.accepted} "
                 f"({sending:.1f}/s first to last), busiest second {seen.busiest_second}, "
                 f"statuses {seen.statuses}; next week planned {d.next_week_planned}"
+            )
+            lines.append(
+                f"    CPU over the run: dispatcher process {d.cpu_seconds:.2f} s "
+                f"({d.cpu_seconds / d.seconds:.2f} of one core), fake Telegram "
+                f"{seen.cpu_seconds:.2f} s ({seen.cpu_seconds / d.seconds:.2f})"
             )
             if d.log_samples:
                 lines.append(f"    first warnings: {d.log_samples[:2]}")
