@@ -1,39 +1,115 @@
 """The pace chosen for Telegram can never put more calls into one second than the limit.
 
-The bound is arithmetic (see bot/channels/telegram_pacing.py); that it holds on the wire
+The bound is arithmetic (see bot/channels/telegram_pacing.py); the sliding window that
+enforces it is tested here with a clock of the test's own, and that it holds on the wire
 is shown against the fake Telegram in test_telegram.py and in bench/bench_nudges.py.
 """
 
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
+from fractions import Fraction
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
+from telegram.error import RetryAfter
 
-from bot.channels.telegram_pacing import LOWEST_RATE, MARGIN, PacedLimiter
+from bot.channels.telegram_pacing import LOWEST_RATE, MARGIN, PacedLimiter, SlidingWindow
 
 
 @given(st.floats(min_value=LOWEST_RATE, max_value=100_000))
-def test_bucket_pace_and_calls_on_their_way_stay_under_the_limit(rate: float) -> None:
+def test_the_window_and_calls_on_their_way_stay_under_the_limit(rate: float) -> None:
     limiter = PacedLimiter(rate)
     assert limiter.most_in_any_second() <= rate * (1 - MARGIN) + 1e-9
-    assert limiter.burst >= 1  # the limiter lets one call through at least
+    assert limiter.window >= 1  # the limiter lets one call through at least
     assert limiter.in_flight >= 1
-    assert limiter.pace >= rate / 2  # the margin never eats most of the limit
+    assert limiter.window >= rate / 2  # the margin never eats most of the limit
 
 
-@pytest.mark.parametrize(("rate", "pace"), [(30, 23.85), (1000, 980.0)])
-def test_the_pace_at_telegrams_usual_limit_and_a_paid_broadcast_one(
-    rate: float, pace: float
+@pytest.mark.parametrize(("rate", "window"), [(30, 26), (1000, 985)])
+def test_the_window_at_telegrams_usual_limit_and_a_paid_broadcast_one(
+    rate: float, window: int
 ) -> None:
-    assert PacedLimiter(rate).pace == pytest.approx(pace)
+    assert PacedLimiter(rate).window == window
 
 
 def test_a_rate_too_low_to_keep_the_promise_is_refused() -> None:
     with pytest.raises(ValueError, match="at least"):
         PacedLimiter(LOWEST_RATE - 1)
+
+
+class Clock:
+    """Time that moves only when a caller sleeps, or when the test moves it; exact
+    fractions, so a sleep until the oldest start leaves the window lands on it."""
+
+    def __init__(self) -> None:
+        self.now = Fraction(100)
+
+    def __call__(self) -> float:
+        return self.now  # type: ignore[return-value]
+
+    async def sleep(self, seconds: float) -> None:
+        self.now += max(Fraction(seconds), Fraction(0))
+        await asyncio.sleep(0)
+
+
+def starts_of(
+    window: SlidingWindow, clock: Clock, calls: int, pauses: dict[int, float]
+) -> list[float]:
+    async def scenario() -> list[float]:
+        started = []
+        for i in range(calls):
+            clock.now += Fraction(pauses.get(i, 0.0))
+            await window.acquire()
+            started.append(clock.now)
+        return started
+
+    return asyncio.run(scenario())
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    limit=st.integers(min_value=1, max_value=12),
+    calls=st.integers(min_value=1, max_value=60),
+    pauses=st.dictionaries(st.integers(0, 59), st.floats(0, 2.5), max_size=10),
+)
+def test_no_second_holds_more_starts_than_the_window(
+    limit: int, calls: int, pauses: dict[int, float]
+) -> None:
+    clock = Clock()
+    window = SlidingWindow(limit, 1, clock=clock, sleep=clock.sleep)
+    started = starts_of(window, clock, calls, pauses)
+    assert len(started) == calls
+    for first, later in zip(started, started[limit:], strict=False):
+        assert later - first >= 1.0  # limit + 1 starts never fit in one second
+
+
+def test_a_pause_is_made_up_within_the_second() -> None:
+    """A leaky bucket loses what a held-up process missed; the window lets it go at once,
+    as long as the second's allowance is not used up."""
+    clock = Clock()
+    window = SlidingWindow(10, 1, clock=clock, sleep=clock.sleep)
+    started = starts_of(window, clock, 10, dict.fromkeys(range(1, 5), 0.05) | {5: 0.3})
+    assert started[5:] == [started[5]] * 5  # the five after the pause did not wait
+    assert started[-1] - started[0] < 1.0
+
+
+def test_callers_wait_their_turn_in_order() -> None:
+    async def scenario() -> list[int]:
+        clock = Clock()
+        window = SlidingWindow(2, 1, clock=clock, sleep=clock.sleep)
+        order: list[int] = []
+
+        async def call(i: int) -> None:
+            await window.acquire()
+            order.append(i)
+
+        await asyncio.gather(*(call(i) for i in range(7)))
+        return order
+
+    assert asyncio.run(scenario()) == list(range(7))
 
 
 def test_no_more_calls_are_on_their_way_than_the_cap() -> None:
@@ -57,3 +133,21 @@ def test_no_more_calls_are_on_their_way_than_the_cap() -> None:
         return most
 
     assert asyncio.run(scenario()) == 3
+
+
+def test_a_call_retried_after_a_429_is_counted_again() -> None:
+    async def scenario() -> tuple[int, int]:
+        limiter = PacedLimiter(100)
+        attempts = 0
+
+        async def call(*_: object, **__: object) -> bool:
+            nonlocal attempts
+            attempts += 1
+            if attempts == 1:
+                raise RetryAfter(dt.timedelta(seconds=0))
+            return True
+
+        await limiter.process_request(call, (), {}, "sendMessage", {"chat_id": 1}, None)
+        return attempts, len(limiter._starts._starts)
+
+    assert asyncio.run(scenario()) == (2, 2)
