@@ -30,7 +30,7 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 BATCH = 500
 LEASE = timedelta(minutes=5)  # a claim a crashed process held comes back after this
-IN_FLIGHT = 100  # messages on their way at once; the channels' own limits pace them
+IN_FLIGHT = 100  # messages on their way at once (couriers); the channels' own limits pace them
 
 
 class Courier(Protocol):
@@ -68,7 +68,6 @@ class Dispatcher:
         self.lease = lease
         # Database work leaves the event loop; one thread keeps a tick's steps in order.
         self._database = ThreadPoolExecutor(max_workers=1, thread_name_prefix="nudges")
-        self._in_flight = asyncio.Semaphore(IN_FLIGHT)
         self._ticking = asyncio.Lock()
         self._settling = asyncio.Lock()
         self._outcomes: list[tuple[Delivery, Pushed]] = []
@@ -130,6 +129,7 @@ class Dispatcher:
     async def _tick(self) -> TickReport:
         report = TickReport()
         upcoming: asyncio.Future[Claimed] | None = None
+        sending = _Sending(self, report)
         try:
             report.planned = await self._run(self.nudges.plan, self.clock())
             upcoming = self._claim_next()
@@ -141,23 +141,20 @@ class Dispatcher:
                     # The next batch is claimed while this one is sent, so the channel is
                     # never idle waiting for the database between batches.
                     upcoming = self._claim_next()
-                outcomes = await asyncio.gather(*(self._deliver(o) for o in claimed.outbound))
-                for outcome in outcomes:
-                    if outcome is Pushed.SENT:
-                        report.sent += 1
-                    elif outcome is Pushed.RETRY:
-                        report.retried += 1
-                    else:
-                        report.failed += 1
-                if self._stopping and upcoming is not None:
-                    break  # given back below, untried
+                await sending.hand_over(claimed.outbound)
+                if self._stopping:
+                    break  # what is left is given back below, untried
         except StorageError as error:
             # The next tick tries again; claimed rows come back when their lease ends.
             log.error("nudge tick stopped early: %s", error)
         except Exception:  # one bad row or schedule must not stop everyone's nudges for good
             log.exception("nudge tick failed; the next tick tries again")
         finally:
-            await self._give_back(upcoming)
+            # What was handed over is sent and recorded whatever stopped the tick.
+            await sending.finish()
+            await self._give_back(sending.not_handed_over)
+            if upcoming is not None:
+                await self._give_back_claim(upcoming)
             await self._settle()  # outcomes a failed settle gave back, once more
         if report.sent or report.failed or report.retried or report.skipped:
             log.info(
@@ -175,31 +172,36 @@ class Dispatcher:
             self._run(self.nudges.claim, self.clock(), self.claimant, self.batch, self.lease)
         )
 
-    async def _give_back(self, upcoming: asyncio.Future[Claimed] | None) -> None:
+    async def _give_back_claim(self, upcoming: asyncio.Future[Claimed]) -> None:
         """A batch claimed ahead but not sent (stopping, or an error) is released at once
         rather than left until its lease ends."""
-        if upcoming is None:
-            return
         try:
             claimed = await upcoming
-            await self._run(self.nudges.release, claimed.outbound, self.claimant)
+        except Exception as error:  # nothing was claimed, or its lease brings it back
+            log.error("claiming nudges failed: %s", error)
+            return
+        await self._give_back(claimed.outbound)
+
+    async def _give_back(self, outbound: Sequence[Outbound]) -> None:
+        if not outbound:
+            return
+        try:
+            await self._run(self.nudges.release, outbound, self.claimant)
         except Exception as error:  # its lease still brings it back
             log.error("giving back claimed nudges failed: %s", error)
 
     async def _deliver(self, outbound: Outbound) -> Pushed:
         courier = self.couriers.get(outbound.user.channel)
-        async with self._in_flight:
-            if courier is None:
-                pushed = Pushed.RETRY  # that channel is not running in this process now
-            else:
-                try:
-                    pushed = await courier.push(outbound.user, outbound.messages)
-                except Exception:  # a channel's bug must not lose the row: it is retried
-                    log.exception("pushing delivery %d failed", outbound.delivery.id)
-                    pushed = Pushed.RETRY
+        if courier is None:
+            return Pushed.RETRY  # that channel is not running in this process now
+        try:
+            return await courier.push(outbound.user, outbound.messages)
+        except Exception:  # a channel's bug must not lose the row: it is retried
+            log.exception("pushing delivery %d failed", outbound.delivery.id)
+            return Pushed.RETRY
+
+    def _record(self, outbound: Outbound, pushed: Pushed) -> None:
         self._outcomes.append((outbound.delivery, pushed))
-        await self._settle()
-        return pushed
 
     async def _settle(self) -> None:
         """Record every outcome waiting, in one transaction. While one settle runs, the
@@ -224,3 +226,67 @@ class Dispatcher:
     def close(self) -> None:
         """For callers without an event loop (tests): release the database thread."""
         self._database.shutdown(wait=True)
+
+
+class _Sending:
+    """One tick's deliveries: IN_FLIGHT couriers take claimed nudges from a queue, and one
+    settler records their outcomes as they come.
+
+    Long-lived couriers, not a task a nudge: starting hundreds of tasks at once when a
+    batch arrives held the event loop long enough to stall every message on its way
+    (measured with bench/bench_nudges.py). The queue holds at most one batch, so a tick
+    keeps about two batches in memory however many are due.
+    """
+
+    def __init__(self, dispatcher: Dispatcher, report: TickReport) -> None:
+        self.dispatcher = dispatcher
+        self.report = report
+        self.not_handed_over: Sequence[Outbound] = ()
+        self._queue: asyncio.Queue[Outbound | None] = asyncio.Queue(maxsize=dispatcher.batch)
+        self._couriers: list[asyncio.Task[None]] = []
+        self._settler: asyncio.Task[None] | None = None
+        self._arrived = asyncio.Event()
+        self._finishing = False
+
+    async def hand_over(self, outbound: Sequence[Outbound]) -> None:
+        """Queue a claimed batch, waiting while the one before fills the queue; once the
+        dispatcher is stopping, the rest is kept back to be given back."""
+        if outbound and not self._couriers:
+            self._couriers = [asyncio.create_task(self._carry()) for _ in range(IN_FLIGHT)]
+            self._settler = asyncio.create_task(self._keep_settling())
+        for index, item in enumerate(outbound):
+            if self.dispatcher._stopping:
+                self.not_handed_over = outbound[index:]
+                return
+            await self._queue.put(item)
+
+    async def finish(self) -> None:
+        """Let the couriers send what is queued, then record every outcome."""
+        for _ in self._couriers:
+            await self._queue.put(None)
+        await asyncio.gather(*self._couriers, return_exceptions=True)
+        self._finishing = True
+        self._arrived.set()
+        if self._settler is not None:
+            await asyncio.gather(self._settler, return_exceptions=True)
+
+    async def _carry(self) -> None:
+        while (item := await self._queue.get()) is not None:
+            pushed = await self.dispatcher._deliver(item)
+            if pushed is Pushed.SENT:
+                self.report.sent += 1
+            elif pushed is Pushed.RETRY:
+                self.report.retried += 1
+            else:
+                self.report.failed += 1
+            self.dispatcher._record(item, pushed)
+            self._arrived.set()
+
+    async def _keep_settling(self) -> None:
+        while True:
+            await self._arrived.wait()
+            self._arrived.clear()
+            finishing = self._finishing  # read first: nothing arrives once it is set
+            await self.dispatcher._settle()
+            if finishing:
+                return
