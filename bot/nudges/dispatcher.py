@@ -10,6 +10,7 @@ the outcome; a passing failure is retried later with backoff, then marked failed
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import socket
@@ -31,6 +32,10 @@ T = TypeVar("T")
 BATCH = 500
 LEASE = timedelta(minutes=5)  # a claim a crashed process held comes back after this
 IN_FLIGHT = 100  # messages on their way at once (couriers); the channels' own limits pace them
+# Outcomes that come in within this long of a settle are recorded together in the next.
+# Fewer transactions leave the event loop more of the interpreter while a week's nudges
+# go out; a crash can then resend at most what went out in that moment.
+SETTLE_EVERY_S = 0.1
 
 
 class Courier(Protocol):
@@ -204,10 +209,10 @@ class Dispatcher:
         self._outcomes.append((outbound.delivery, pushed))
 
     async def _settle(self) -> None:
-        """Record every outcome waiting, in one transaction. While one settle runs, the
-        outcomes that come in wait and go together in the next: under load a batch is
-        recorded in a few transactions, and when quiet each send at once (a crash can
-        only resend what was on its way, or had just arrived)."""
+        """Record every outcome waiting, in one transaction. The outcomes that come in
+        while one settle runs, or within SETTLE_EVERY_S after it, go together in the
+        next: under load about ten transactions a second, and when quiet each send at
+        once (a crash can only resend what was on its way, or had just arrived)."""
         async with self._settling:
             if not self._outcomes:
                 return  # an earlier settle took them
@@ -246,7 +251,7 @@ class _Sending:
         self._couriers: list[asyncio.Task[None]] = []
         self._settler: asyncio.Task[None] | None = None
         self._arrived = asyncio.Event()
-        self._finishing = False
+        self._finishing = asyncio.Event()
 
     async def hand_over(self, outbound: Sequence[Outbound]) -> None:
         """Queue a claimed batch, waiting while the one before fills the queue; once the
@@ -265,7 +270,7 @@ class _Sending:
         for _ in self._couriers:
             await self._queue.put(None)
         await asyncio.gather(*self._couriers, return_exceptions=True)
-        self._finishing = True
+        self._finishing.set()
         self._arrived.set()
         if self._settler is not None:
             await asyncio.gather(self._settler, return_exceptions=True)
@@ -286,7 +291,9 @@ class _Sending:
         while True:
             await self._arrived.wait()
             self._arrived.clear()
-            finishing = self._finishing  # read first: nothing arrives once it is set
+            finishing = self._finishing.is_set()  # read first: nothing arrives after it
             await self.dispatcher._settle()
             if finishing:
                 return
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._finishing.wait(), SETTLE_EVERY_S)

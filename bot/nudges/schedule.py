@@ -12,6 +12,7 @@ local wall time `at` on an allowed local date, turned into an instant by two rul
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -117,8 +118,13 @@ def local_instant(zone: str, day: date, at: time) -> datetime:
     return before + high * _ONE_SECOND
 
 
+@functools.lru_cache(maxsize=4096)
 def next_nudge(schedule: NudgeSchedule, after: datetime) -> datetime | None:
-    """The first weekly nudge strictly after `after`, in UTC; None when the worker opted out."""
+    """The first weekly nudge strictly after `after`, in UTC; None when the worker opted out.
+
+    Remembered: when a week's nudges are settled, most workers share a schedule and the
+    minute their nudge fell in, so thousands of rows ask the same question.
+    """
     _require_aware(after)
     if schedule.opted_out:
         return None
