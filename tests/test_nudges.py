@@ -475,3 +475,68 @@ def test_a_follow_up_quotes_the_plan_in_the_workers_words_without_a_coaching_que
     (text,) = courier.pushed[-1][1]
     assert "Critical Friend asked" not in text
     assert text == wording.FOLLOW_UP.format(plan=f"{plan}\n\n{reply_to_coach}")
+
+
+def test_under_load_outcomes_are_recorded_together_and_when_quiet_at_once(
+    chat: ConversationService, nudges: Nudges, clock: Clock, store: Store
+) -> None:
+    """Twelve nudges sent at once are recorded in a few transactions, not twelve; a lone
+    nudge is recorded as soon as it is sent, not when the tick ends."""
+    for number in range(1, 13):
+        worker(chat, number)
+    settles: list[int] = []
+    real_settle = nudges.settle
+
+    def counted_settle(results: Any, now: datetime, claimant: str) -> None:
+        settles.append(len(results))
+        real_settle(results, now, claimant)
+
+    nudges.settle = counted_settle  # type: ignore[method-assign]
+
+    def status_of_first() -> str:
+        with store.engine.connect() as connection:
+            return str(
+                connection.execute(
+                    select(deliveries.c.status)
+                    .where(deliveries.c.period == "2026-11-27")
+                    .order_by(deliveries.c.id)
+                ).first()[0]  # type: ignore[index]
+            )
+
+    class HeldAfterOne(Courier):
+        """Sends the first nudge, then holds the rest until the first is recorded."""
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.first_recorded = False
+
+        async def push(self, user: UserRef, messages: Any) -> Pushed:
+            if self.pushed:
+                for _ in range(200):
+                    if status_of_first() == "sent":
+                        self.first_recorded = True
+                        break
+                    await asyncio.sleep(0.01)
+            return await super().push(user, messages)
+
+    async def scenario(courier: Courier, due: int) -> None:
+        dispatcher = Dispatcher(nudges, {"telegram": courier}, clock, claimant="one", batch=1)
+        await dispatcher.tick()  # plans
+        clock.now = FRIDAY_2PM + timedelta(seconds=1)
+        report = await dispatcher.tick()
+        await dispatcher.stop()
+        assert report.sent == due
+
+    everyone = Courier()
+    asyncio.run(scenario(everyone, 12))
+    assert sum(settles) == 12
+    assert len(settles) <= 4  # twelve one-row batches, sent at once: not twelve settles
+
+    with store.engine.begin() as connection:  # the same week again, sent one by one
+        connection.execute(deliveries.delete())
+    for number in range(13, 15):
+        worker(chat, number)
+    clock.now = FRIDAY_2PM - timedelta(hours=1)
+    held = HeldAfterOne()
+    asyncio.run(scenario(held, 14))
+    assert held.first_recorded  # recorded while the tick was still sending

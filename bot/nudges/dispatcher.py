@@ -14,7 +14,7 @@ import contextlib
 import logging
 import os
 import socket
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -134,7 +134,9 @@ class Dispatcher:
     async def _tick(self) -> TickReport:
         report = TickReport()
         upcoming: asyncio.Future[Claimed] | None = None
-        sending = _Sending(self, report)
+        sending = _Sending(
+            self._deliver, self._record, self._settle, lambda: self._stopping, self.batch, report
+        )
         try:
             report.planned = await self._run(self.nudges.plan, self.clock())
             upcoming = self._claim_next()
@@ -243,11 +245,22 @@ class _Sending:
     keeps about two batches in memory however many are due.
     """
 
-    def __init__(self, dispatcher: Dispatcher, report: TickReport) -> None:
-        self.dispatcher = dispatcher
+    def __init__(
+        self,
+        deliver: Callable[[Outbound], Awaitable[Pushed]],
+        record: Callable[[Outbound, Pushed], None],
+        settle: Callable[[], Awaitable[None]],
+        stopping: Callable[[], bool],
+        batch: int,
+        report: TickReport,
+    ) -> None:
+        self._deliver = deliver
+        self._record = record
+        self._settle = settle
+        self._stopping = stopping
         self.report = report
         self.not_handed_over: Sequence[Outbound] = ()
-        self._queue: asyncio.Queue[Outbound | None] = asyncio.Queue(maxsize=dispatcher.batch)
+        self._queue: asyncio.Queue[Outbound | None] = asyncio.Queue(maxsize=batch)
         self._couriers: list[asyncio.Task[None]] = []
         self._settler: asyncio.Task[None] | None = None
         self._arrived = asyncio.Event()
@@ -260,7 +273,7 @@ class _Sending:
             self._couriers = [asyncio.create_task(self._carry()) for _ in range(IN_FLIGHT)]
             self._settler = asyncio.create_task(self._keep_settling())
         for index, item in enumerate(outbound):
-            if self.dispatcher._stopping:
+            if self._stopping():
                 self.not_handed_over = outbound[index:]
                 return
             await self._queue.put(item)
@@ -277,14 +290,14 @@ class _Sending:
 
     async def _carry(self) -> None:
         while (item := await self._queue.get()) is not None:
-            pushed = await self.dispatcher._deliver(item)
+            pushed = await self._deliver(item)
             if pushed is Pushed.SENT:
                 self.report.sent += 1
             elif pushed is Pushed.RETRY:
                 self.report.retried += 1
             else:
                 self.report.failed += 1
-            self.dispatcher._record(item, pushed)
+            self._record(item, pushed)
             self._arrived.set()
 
     async def _keep_settling(self) -> None:
@@ -292,7 +305,7 @@ class _Sending:
             await self._arrived.wait()
             self._arrived.clear()
             finishing = self._finishing.is_set()  # read first: nothing arrives after it
-            await self.dispatcher._settle()
+            await self._settle()
             if finishing:
                 return
             with contextlib.suppress(TimeoutError):
