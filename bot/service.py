@@ -88,12 +88,12 @@ from bot.store import (
     utcnow,
 )
 from bot.store.friends import FriendBook
+from bot.store.ids import as_id
 
 log = logging.getLogger(__name__)
 
 RETRIES = 3
 TURN_THREADS = 4
-LARGEST_ID = 2**63 - 1  # the largest id a database column can hold
 
 
 def _aside(state: SessionState, said: list[Outgoing]) -> Reply:
@@ -108,7 +108,7 @@ def _aside(state: SessionState, said: list[Outgoing]) -> Reply:
 
 def is_reflection_id(text: str) -> bool:
     text = text.strip()
-    return text.isdecimal() and 0 < int(text) <= LARGEST_ID
+    return as_id(text) is not None
 
 
 T = TypeVar("T")

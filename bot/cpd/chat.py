@@ -43,6 +43,7 @@ from bot.dialogues import Catalog
 from bot.messages import Choice, Outgoing
 from bot.store import Transaction
 from bot.store.cpd import CpdBook, StoredDraft
+from bot.store.ids import as_id
 
 if TYPE_CHECKING:
     from bot.cpd.render import Format  # render loads fpdf2: only when a file is made
@@ -137,7 +138,6 @@ LIMITS: Final = {
     "peer": PEER_CHARS,
 }
 MOST_DRAFT_BUTTONS = 3
-LARGEST_ID: Final = 2**63 - 1  # the largest id a database column can hold
 
 
 def _show(fields: CpdFields) -> str:
@@ -202,19 +202,19 @@ def answer(
     verb, _, rest = argument.strip().partition(" ")
     verb, rest = verb.lower(), rest.strip()
     if verb in {"new", "save"} and rest.isdecimal():
-        rid = _id(rest)
+        rid = as_id(rest)
         if rid is None:
             return [Outgoing(NOT_YOURS.format(id=rest))]
         return _new_or_save(book, user_id, rid, verb, now, catalog, zone)
     if verb == "change":
         number, _, word = rest.partition(" ")
         if number.isdecimal():
-            rid = _id(number)
+            rid = as_id(number)
             if rid is None:
                 return [Outgoing(NO_DRAFT.format(rid=number))]
             return _change(book, user_id, rid, word, now)
     if verb in {"later", "discard"} and rest.isdecimal():
-        rid = _id(rest)
+        rid = as_id(rest)
         if rid is None or book.draft(user_id, rid) is None:
             return [Outgoing(NO_DRAFT.format(rid=rest))]
         if verb == "later":
@@ -222,7 +222,7 @@ def answer(
         book.delete_draft(user_id, rid)
         return [Outgoing(DISCARDED.format(rid=rid))]
     if verb == "show" and rest.isdecimal():
-        record_id = _id(rest)
+        record_id = as_id(rest)
         stored = book.get(user_id, record_id) if record_id is not None else None
         if stored is None:
             return [Outgoing(NO_RECORD.format(id=rest))]
@@ -233,7 +233,7 @@ def answer(
         first, _, word = head.strip().partition(" ")
         if first.lower() == "draft":
             return _edit_draft(book, user_id, word, colon, text, now)
-        record_id = _id(first)
+        record_id = as_id(first)
         stored = book.get(user_id, record_id) if record_id is not None else None
         if stored is None:
             return [Outgoing(NO_RECORD.format(id=first))]
@@ -356,7 +356,7 @@ def _edit_draft(
     if not number.isdecimal():
         number, word = "", head
     if number:
-        rid = _id(number)
+        rid = as_id(number)
         kept = book.draft(user_id, rid) if rid is not None else None
         if kept is None:
             return [Outgoing(NO_DRAFT.format(rid=number))]
@@ -400,15 +400,6 @@ def _unsaved(drafts: Sequence[StoredDraft]) -> str:
         return UNSAVED.format(rids=numbers[0])
     listed = ", ".join(str(n) for n in numbers[:-1]) + f" and {numbers[-1]}"
     return UNSAVED_MANY.format(rids=listed)
-
-
-def _id(text: str) -> int | None:
-    """A number typed or pressed as an id; None if no row can have it (a number too large
-    for the database would fail the turn instead of being refused like an unknown one)."""
-    if not text.isdecimal():
-        return None
-    number = int(text)
-    return number if 0 < number <= LARGEST_ID else None
 
 
 def _sentence(text: str) -> str:

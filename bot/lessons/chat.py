@@ -26,6 +26,7 @@ from bot.lessons.draft import MAX_CHARS, Checked, check, drafted
 from bot.lessons.themes import Themes
 from bot.messages import Choice, Outgoing
 from bot.store import Transaction
+from bot.store.ids import as_id
 from bot.store.lessons import LessonBook, StoredLesson
 
 OFFER: Final = "If something here could help colleagues, you could offer it as an anonymous lesson."
@@ -89,7 +90,6 @@ NO_DIGEST_YET: Final = (
     "is no team digest set up for your organisation yet, so there is nothing to do here "
     "for now."
 )
-LARGEST_ID: Final = 2**63 - 1  # the largest id a database column can hold
 HOW_TO: Final = (
     "Lessons: lessons lists yours. lesson new 3 drafts one from reflection 3. "
     "lesson show 2, lesson words 2: new words, lesson theme 2, lesson delete 2."
@@ -269,15 +269,6 @@ class Lessons:
             short = lesson.text if len(lesson.text) <= 80 else lesson.text[:79] + "…"
             lines.append(f"  {lesson.id}. {short or '(no words yet)'} ({state})")
         return Outgoing("\n".join(["Your lessons:", *lines, "", HOW_TO]))
-
-
-def as_id(text: str) -> int | None:
-    """A number typed or pressed as an id; None if no row can have it (a number too large
-    for the database would fail the turn instead of being refused like an unknown one)."""
-    if not text.isdecimal():
-        return None
-    number = int(text)
-    return number if 0 < number <= LARGEST_ID else None
 
 
 def approval_check(lesson: StoredLesson) -> str:

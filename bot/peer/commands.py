@@ -16,12 +16,13 @@ from bot.dialogues import Catalog
 from bot.messages import Choice, Outgoing
 from bot.peer import notices as told
 from bot.peer import wording
-from bot.peer.friends import Friends, Said, as_id, book
+from bot.peer.friends import Friends, Said, book
 from bot.peer.inbox import Inbox
 from bot.peer.notices import Notice
 from bot.peer.sharing import FEEDBACK_DIALOGUE, REPLY_DIALOGUE, Sharing
 from bot.store import Transaction
 from bot.store.deliveries import Delivery
+from bot.store.ids import as_id
 
 HANDLE = r"[A-Za-z0-9_-]{8,32}"
 PEER_DIALOGUES = frozenset({FEEDBACK_DIALOGUE, REPLY_DIALOGUE})

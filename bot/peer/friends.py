@@ -25,6 +25,7 @@ from bot.peer import notices as told
 from bot.peer.notices import Notice
 from bot.store import Transaction
 from bot.store.friends import FriendBook, Invitation, Pairing, PoolMember, Profile
+from bot.store.ids import as_id
 
 log = logging.getLogger(__name__)
 
@@ -33,7 +34,6 @@ MAX_PAIRINGS = 5
 EXPIRED_PER_TICK = 200
 ROUND_WEEKDAY = 0  # Monday
 ROUND_HOUR = 10  # local time: a round goes out on a working morning
-LARGEST_ID = 2**63 - 1  # the largest id a database column can hold
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,15 +54,6 @@ def name_of(tx: Transaction, user_id: int) -> str:
 
 def names_in(tx: Transaction, pairing: Pairing, user_id: int) -> str:
     return wording.names([name_of(tx, other) for other in pairing.others(user_id)])
-
-
-def as_id(text: str) -> int | None:
-    """A number typed or pressed as an id; None if it cannot be one. A number too large
-    for the database would fail the turn instead of being refused like any unknown id."""
-    if not text.isdecimal():
-        return None
-    number = int(text)
-    return number if 0 < number <= LARGEST_ID else None
 
 
 def week_of(local: datetime) -> date:
