@@ -540,3 +540,53 @@ def test_under_load_outcomes_are_recorded_together_and_when_quiet_at_once(
     held = HeldAfterOne()
     asyncio.run(scenario(held, 14))
     assert held.first_recorded  # recorded while the tick was still sending
+
+
+def test_a_tick_starts_with_a_small_claim_then_claims_whole_batches(
+    chat: ConversationService, nudges: Nudges, clock: Clock, monkeypatch: Any
+) -> None:
+    """The first messages leave after a small claim instead of a whole batch's; every due
+    nudge still goes in the one tick."""
+    monkeypatch.setattr("bot.nudges.dispatcher.FIRST_CLAIM", 3)
+    for number in range(1, 13):
+        worker(chat, number)
+    limits: list[int] = []
+    real_claim = nudges.claim
+
+    def counted_claim(now: datetime, claimant: str, limit: int, lease: timedelta) -> Any:
+        limits.append(limit)
+        return real_claim(now, claimant, limit, lease)
+
+    nudges.claim = counted_claim  # type: ignore[method-assign]
+    courier = Courier()
+    dispatcher = Dispatcher(nudges, {"telegram": courier}, clock, claimant="one", batch=7)
+    try:
+        tick(dispatcher)  # plans
+        clock.now = FRIDAY_2PM + timedelta(seconds=1)
+        limits.clear()
+        assert tick(dispatcher) == (12, 0, 0, 0)
+    finally:
+        dispatcher.close()
+    assert limits == [3, 7, 7]  # 3, then 7, then the last 2
+    assert len({user for user, _ in courier.pushed}) == 12
+
+
+def test_nudges_due_still_go_when_planning_fails(
+    chat: ConversationService, nudges: Nudges, clock: Clock, caplog: Any
+) -> None:
+    for number in range(1, 4):
+        worker(chat, number)
+    courier = Courier()
+    dispatcher = Dispatcher(nudges, {"telegram": courier}, clock, claimant="one")
+    try:
+        tick(dispatcher)  # plans
+
+        def broken_plan(now: datetime) -> int:
+            raise RuntimeError("a schedule the planner cannot read")
+
+        nudges.plan = broken_plan  # type: ignore[method-assign]
+        clock.now = FRIDAY_2PM + timedelta(seconds=1)
+        assert tick(dispatcher) == (3, 0, 0, 0)
+    finally:
+        dispatcher.close()
+    assert "planning nudges failed" in caplog.text

@@ -32,6 +32,7 @@ T = TypeVar("T")
 BATCH = 500
 LEASE = timedelta(minutes=5)  # a claim a crashed process held comes back after this
 IN_FLIGHT = 100  # messages on their way at once (couriers); the channels' own limits pace them
+FIRST_CLAIM = IN_FLIGHT  # a tick's first claim: enough to keep every courier busy meanwhile
 # Outcomes that come in within this long of a settle are recorded together in the next.
 # Fewer transactions leave the event loop more of the interpreter while a week's nudges
 # go out; a crash can then resend at most what went out in that moment.
@@ -134,20 +135,31 @@ class Dispatcher:
     async def _tick(self) -> TickReport:
         report = TickReport()
         upcoming: asyncio.Future[Claimed] | None = None
+        planning: asyncio.Future[int] | None = None
         sending = _Sending(
             self._deliver, self._record, self._settle, lambda: self._stopping, self.batch, report
         )
         try:
-            report.planned = await self._run(self.nudges.plan, self.clock())
-            upcoming = self._claim_next()
+            # What is due already goes first, in a small claim, so the first messages
+            # leave at once; planning waits behind it on the database thread, and the
+            # claims after it see what it planned.
+            first = min(self.batch, FIRST_CLAIM)
+            upcoming = self._claim_next(first)
+            planning = asyncio.ensure_future(self._run(self.nudges.plan, self.clock()))
+            limit = first
             while upcoming is not None:
                 claimed = await upcoming
                 upcoming = None
                 report.skipped += claimed.skipped
-                if len(claimed.outbound) + claimed.skipped >= self.batch and not self._stopping:
+                more = len(claimed.outbound) + claimed.skipped >= limit
+                if planning is not None and not more:
+                    report.planned, planning = await self._planned(planning), None
+                    more = report.planned > 0  # some of it may be due now
+                if more and not self._stopping:
                     # The next batch is claimed while this one is sent, so the channel is
                     # never idle waiting for the database between batches.
-                    upcoming = self._claim_next()
+                    limit = self.batch
+                    upcoming = self._claim_next(limit)
                 await sending.hand_over(claimed.outbound)
                 if self._stopping:
                     break  # what is left is given back below, untried
@@ -162,6 +174,8 @@ class Dispatcher:
             await self._give_back(sending.not_handed_over)
             if upcoming is not None:
                 await self._give_back_claim(upcoming)
+            if planning is not None:
+                report.planned = await self._planned(planning)
             await self._settle()  # outcomes a failed settle gave back, once more
         if report.sent or report.failed or report.retried or report.skipped:
             log.info(
@@ -174,10 +188,22 @@ class Dispatcher:
             )
         return report
 
-    def _claim_next(self) -> asyncio.Future[Claimed]:
+    def _claim_next(self, limit: int) -> asyncio.Future[Claimed]:
         return asyncio.ensure_future(
-            self._run(self.nudges.claim, self.clock(), self.claimant, self.batch, self.lease)
+            self._run(self.nudges.claim, self.clock(), self.claimant, limit, self.lease)
         )
+
+    @staticmethod
+    async def _planned(planning: asyncio.Future[int]) -> int:
+        """How many rows planning planned. Its failure is logged and does not stop the
+        nudges already due from going out; the next tick plans again."""
+        try:
+            return await planning
+        except StorageError as error:
+            log.error("planning nudges stopped early: %s", error)
+        except Exception:
+            log.exception("planning nudges failed; the next tick tries again")
+        return 0
 
     async def _give_back_claim(self, upcoming: asyncio.Future[Claimed]) -> None:
         """A batch claimed ahead but not sent (stopping, or an error) is released at once
