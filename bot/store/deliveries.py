@@ -119,14 +119,14 @@ def _chunks(rows: Iterable[PlannedRow], size: int) -> Iterator[list[PlannedRow]]
 
 
 def _plan_on_sqlite() -> Any:
-    """One INSERT compiled once; SQLAlchemy's "insertmanyvalues" sends each chunk as one
-    multi-row statement and gathers what RETURNING gives back."""
+    """One INSERT, run for every row of a chunk by the driver's executemany. No RETURNING:
+    SQLite counts the rows an executemany inserted (not those the conflict left out),
+    and RETURNING would make SQLAlchemy write each chunk out as one long statement with
+    seven placeholders a row, which cost more than the insert."""
     from sqlalchemy.dialects import sqlite
 
-    return (
-        sqlite.insert(deliveries)
-        .on_conflict_do_nothing(index_elements=["user_id", "kind", "period"])
-        .returning(deliveries.c.id)
+    return sqlite.insert(deliveries).on_conflict_do_nothing(
+        index_elements=["user_id", "kind", "period"]
     )
 
 
@@ -216,9 +216,10 @@ class DeliveryBook:
                     }
                     for row in chunk
                 ]
-            # RETURNING gives back only the rows inserted: rowcount is not kept for
-            # INSERTs, nor summed over an executemany.
-            planned += len(self.connection.execute(statement, parameters).all())
+            result = self.connection.execute(statement, parameters)
+            # PostgreSQL's RETURNING gives back only the rows inserted; SQLite's driver
+            # adds up the rows each run of an executemany inserted.
+            planned += len(result.all()) if postgres else result.rowcount
         return planned
 
     # ---- claiming --------------------------------------------------------------
