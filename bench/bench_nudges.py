@@ -103,6 +103,7 @@ if str(ROOT) not in sys.path:
 
 from sqlalchemy import insert, select  # noqa: E402
 
+from bot import event_loop  # noqa: E402
 from bot.dialogues import Catalog, load_catalog  # noqa: E402
 from bot.messages import Outgoing, Pushed, UserRef  # noqa: E402
 from bot.nudges import wording  # noqa: E402
@@ -979,7 +980,8 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.child_deliver:
         work = deliver if args.url else push_only
-        print(json.dumps(asdict(asyncio.run(work(args)))))
+        # On the loop `critical-friend run` serves on.
+        print(json.dumps(asdict(event_loop.serve(work(args)))))
         return 0
     args.load_before = os.getloadavg()[0]
     progress: Callable[[str], None] = (

@@ -25,7 +25,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
-from bot import journal, logs, stats_cli
+from bot import event_loop, journal, logs, stats_cli
 from bot.app import App, StartupError, build_app, open_database
 from bot.channels.terminal import TerminalChannel
 from bot.config import (
@@ -324,7 +324,7 @@ class _Channel(Protocol):
 
 def _run_channels(app: App, config: Config) -> int:
     """Every chat platform in the config, in one event loop, until SIGINT or SIGTERM."""
-    asyncio.run(_serve(app, config))
+    event_loop.serve(_serve(app, config))
     return EXIT_OK
 
 
