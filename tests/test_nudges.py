@@ -567,7 +567,7 @@ def test_a_tick_starts_with_a_small_claim_then_claims_whole_batches(
         assert tick(dispatcher) == (12, 0, 0, 0)
     finally:
         dispatcher.close()
-    assert limits == [3, 7, 7]  # 3, then 7, then the last 2
+    assert limits == [3, 7, 7, 7]  # 3, then 7, then the last 2; once more after planning
     assert len({user for user, _ in courier.pushed}) == 12
 
 

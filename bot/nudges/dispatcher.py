@@ -153,8 +153,10 @@ class Dispatcher:
                 report.skipped += claimed.skipped
                 more = len(claimed.outbound) + claimed.skipped >= limit
                 if planning is not None and not more:
+                    # Once more after planning: what it planned, and the notices its
+                    # chores wrote (not counted in `planned`), may be due now.
                     report.planned, planning = await self._planned(planning), None
-                    more = report.planned > 0  # some of it may be due now
+                    more = True
                 if more and not self._stopping:
                     # The next batch is claimed while this one is sent, so the channel is
                     # never idle waiting for the database between batches.
