@@ -13,9 +13,10 @@ What is measured, in one run on one machine:
    N workers, each with a Telegram identity, inserted in bulk with SQLAlchemy Core (no
    display names, so nothing is encrypted), and their weekly nudges planned with
    `DeliveryBook.plan_many`, all due within the same minute (Friday 14:00:00-14:00:59
-   UTC). Then, in a fresh child process, the real `Dispatcher` with the real
-   `TelegramChannel(messages_per_second=R)` (python-telegram-bot's AIORateLimiter at R
-   a second) sends them to the fake Telegram (`tests/fakes/telegram.py`) started with
+   UTC). Then, in a fresh child process on the event loop `critical-friend run` serves
+   on (uvloop, bot/event_loop.py), the real `Dispatcher` with the real
+   `TelegramChannel(messages_per_second=R)` (its limiter, bot/channels/telegram_pacing.py,
+   paced under R a second) sends them to the fake Telegram (`tests/fakes/telegram.py`) started with
    `max_messages_per_second=R` (default R = 1,000): beyond R sendMessage calls in any
    sliding second it answers 429 with retry_after, as Telegram does. The dispatcher's
    clock is injected and stands at 14:01:00, just past the due minute; ticks run until
