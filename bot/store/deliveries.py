@@ -37,6 +37,7 @@ from sqlalchemy import (
     update,
 )
 
+from bot.store.ids import among
 from bot.store.models import UTCDateTime, deliveries, identities, nudge_settings, users
 
 KINDS = ("weekly", "follow_up", "draft_reminder", "snoozed", "peer", "retention")
@@ -262,7 +263,7 @@ class DeliveryBook:
             ids = [row.id for row in found[:limit]]
             if not ids:
                 return []
-            chosen = deliveries.c.id.in_(ids)
+            chosen = among(self.connection, deliveries.c.id, ids)
         else:
             # One statement, so the write lock is held from the choosing to the claiming.
             due, late = pending.subquery(), abandoned.subquery()
@@ -308,7 +309,7 @@ class DeliveryBook:
         result = self.connection.execute(
             update(deliveries)
             .where(
-                deliveries.c.id.in_(delivery_ids),
+                among(self.connection, deliveries.c.id, delivery_ids),
                 deliveries.c.status == "claimed",
                 deliveries.c.claimed_by == claimant,
             )
@@ -324,7 +325,7 @@ class DeliveryBook:
         result = self.connection.execute(
             update(deliveries)
             .where(
-                deliveries.c.id.in_(delivery_ids),
+                among(self.connection, deliveries.c.id, delivery_ids),
                 deliveries.c.status == "claimed",
                 deliveries.c.claimed_by == claimant,
             )
@@ -555,7 +556,7 @@ class NudgeSettingsBook:
     def get_many(self, user_ids: Iterable[int]) -> dict[int, StoredNudgeSettings]:
         """Settings of several workers at once; those with none are left out."""
         rows = self.connection.execute(
-            select(nudge_settings).where(nudge_settings.c.user_id.in_(list(user_ids)))
+            select(nudge_settings).where(among(self.connection, nudge_settings.c.user_id, user_ids))
         )
         return {row.user_id: StoredNudgeSettings(**row._asdict()) for row in rows}
 

@@ -25,6 +25,7 @@ from bot.messages import UserRef
 from bot.store.crypto import Cipher
 from bot.store.errors import StorageError, describe
 from bot.store.hotpath import HotPath
+from bot.store.ids import among
 from bot.store.invites import InviteBook
 from bot.store.models import (
     DEFAULT_ORGANISATION,
@@ -363,7 +364,10 @@ class Transaction:
         be written to first (a terminal cannot). Workers with none are left out."""
         rows = self.connection.execute(
             select(identities.c.user_id, identities.c.channel, identities.c.external_id)
-            .where(identities.c.user_id.in_(list(user_ids)), identities.c.channel != "terminal")
+            .where(
+                among(self.connection, identities.c.user_id, user_ids),
+                identities.c.channel != "terminal",
+            )
             .order_by(identities.c.created_at, identities.c.id)
         )
         # Oldest first, so the newest identity of each worker is the one kept.
@@ -376,7 +380,7 @@ class Transaction:
         """When each of these workers last finished a reflection (those who have)."""
         rows = self.connection.execute(
             select(reflections.c.user_id, func.max(reflections.c.finished_at))
-            .where(reflections.c.user_id.in_(list(user_ids)))
+            .where(among(self.connection, reflections.c.user_id, user_ids))
             .group_by(reflections.c.user_id)
         )
         return {int(row[0]): row[1] for row in rows}
@@ -384,7 +388,7 @@ class Transaction:
     def timezones(self, user_ids: Iterable[int]) -> dict[int, str]:
         rows = self.connection.execute(
             select(users.c.id, users.c.timezone).where(
-                users.c.id.in_(list(user_ids)), users.c.timezone.is_not(None)
+                among(self.connection, users.c.id, user_ids), users.c.timezone.is_not(None)
             )
         )
         return {int(row[0]): str(row[1]) for row in rows}
