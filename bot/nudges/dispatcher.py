@@ -126,7 +126,7 @@ class Dispatcher:
         self._database.shutdown(wait=True)
 
     async def tick(self) -> TickReport:
-        """Plan what is missing, then deliver everything due, batch by batch."""
+        """Deliver everything due, batch by batch, and plan what is missing on the way."""
         async with self._ticking:
             if self._closed:
                 return TickReport()
