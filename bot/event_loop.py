@@ -1,10 +1,11 @@
 """The event loop `critical-friend run` serves on.
 
-uvloop where it is installed (a dependency on Linux and macOS): asyncio's own API, with
+uvloop where it is installed (a dependency everywhere but Windows): asyncio's own API, with
 the loop, its sockets and its timers written in C. A message sent to Telegram costs the
 process about 7 % less CPU on it (0.53 against 0.57 ms in bench/bench_nudges.py's "the
-channel alone", three runs of 5,000 each), which every channel on the loop shares. Elsewhere (Windows, where uvloop does not run) asyncio's
-own loop; nothing in the bot depends on which one it is.
+channel alone", three runs of 5,000 each), which every channel on the loop shares.
+Elsewhere (Windows, where uvloop does not run) asyncio's own loop; nothing in the bot
+depends on which one it is.
 """
 
 from __future__ import annotations

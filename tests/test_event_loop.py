@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import platform
 import sys
 
 import pytest
@@ -15,7 +16,10 @@ async def loop_module() -> str:
     return type(asyncio.get_running_loop()).__module__
 
 
-@pytest.mark.skipif(sys.platform == "win32", reason="uvloop does not run on Windows")
+@pytest.mark.skipif(
+    sys.platform == "win32" or platform.python_implementation() != "CPython",
+    reason="uvloop is a dependency on CPython outside Windows only",
+)
 def test_the_bot_serves_on_uvloop_where_it_is_a_dependency() -> None:
     assert event_loop.serve(loop_module()).startswith("uvloop")
 

@@ -9,10 +9,12 @@ and the fake Slack in their test files and in the end-to-end test at the bottom.
 from __future__ import annotations
 
 import asyncio
+import threading
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import pytest
 from sqlalchemy import select
 
 from bot.dialogues import Catalog
@@ -21,6 +23,7 @@ from bot.nudges import wording
 from bot.nudges.dispatcher import Dispatcher
 from bot.nudges.planner import NudgeDefaults, Nudges
 from bot.service import ConversationService
+from bot.store import StorageError
 from bot.store.models import deliveries
 from bot.store.repository import Store
 from tests.conftest import Clock
@@ -542,38 +545,80 @@ def test_under_load_outcomes_are_recorded_together_and_when_quiet_at_once(
     assert held.first_recorded  # recorded while the tick was still sending
 
 
-def test_a_tick_starts_with_a_small_claim_then_claims_whole_batches(
+def test_a_tick_starts_with_a_small_claim_then_plans_then_claims_whole_batches(
     chat: ConversationService, nudges: Nudges, clock: Clock, monkeypatch: Any
 ) -> None:
-    """The first messages leave after a small claim instead of a whole batch's; every due
-    nudge still goes in the one tick."""
+    """The first messages leave after a small claim instead of a whole batch's, before
+    planning; every due nudge still goes in the one tick."""
     monkeypatch.setattr("bot.nudges.dispatcher.FIRST_CLAIM", 3)
     for number in range(1, 13):
         worker(chat, number)
-    limits: list[int] = []
-    real_claim = nudges.claim
+    steps: list[str] = []
+    real_claim, real_plan = nudges.claim, nudges.plan
 
     def counted_claim(now: datetime, claimant: str, limit: int, lease: timedelta) -> Any:
-        limits.append(limit)
+        steps.append(f"claim {limit}")
         return real_claim(now, claimant, limit, lease)
 
+    def counted_plan(now: datetime) -> int:
+        steps.append("plan")
+        return real_plan(now)
+
     nudges.claim = counted_claim  # type: ignore[method-assign]
+    nudges.plan = counted_plan  # type: ignore[method-assign]
     courier = Courier()
     dispatcher = Dispatcher(nudges, {"telegram": courier}, clock, claimant="one", batch=7)
     try:
         tick(dispatcher)  # plans
         clock.now = FRIDAY_2PM + timedelta(seconds=1)
-        limits.clear()
+        steps.clear()
         assert tick(dispatcher) == (12, 0, 0, 0)
     finally:
         dispatcher.close()
-    assert limits == [3, 7, 7, 7]  # 3, then 7, then the last 2; once more after planning
+    assert steps == ["claim 3", "plan", "claim 7", "claim 7"]  # the last 7 found 2
     assert len({user for user, _ in courier.pushed}) == 12
 
 
-def test_nudges_due_still_go_when_planning_fails(
-    chat: ConversationService, nudges: Nudges, clock: Clock, caplog: Any
+def test_a_few_nudges_due_go_out_while_planning_is_still_under_way(
+    chat: ConversationService, nudges: Nudges, clock: Clock
 ) -> None:
+    for number in range(1, 4):
+        worker(chat, number)
+    pushed = threading.Event()
+    real_plan = nudges.plan
+    went_out_first: list[bool] = []
+
+    class Telling(Courier):
+        async def push(self, user: UserRef, messages: Any) -> Pushed:
+            pushed.set()
+            return await super().push(user, messages)
+
+    def slow_plan(now: datetime) -> int:
+        went_out_first.append(pushed.wait(timeout=5))  # planning holds until one is sent
+        return real_plan(now)
+
+    courier = Telling()
+    dispatcher = Dispatcher(nudges, {"telegram": courier}, clock, claimant="one")
+    try:
+        tick(dispatcher)  # plans
+        nudges.plan = slow_plan  # type: ignore[method-assign]
+        clock.now = FRIDAY_2PM + timedelta(seconds=1)
+        assert tick(dispatcher) == (3, 0, 0, 0)
+    finally:
+        dispatcher.close()
+    assert went_out_first == [True]
+
+
+@pytest.mark.parametrize("first_claim", [1, 100], ids=["first-claim-full", "first-claim-short"])
+def test_nudges_due_still_go_when_planning_fails(
+    chat: ConversationService,
+    nudges: Nudges,
+    clock: Clock,
+    caplog: Any,
+    monkeypatch: Any,
+    first_claim: int,
+) -> None:
+    monkeypatch.setattr("bot.nudges.dispatcher.FIRST_CLAIM", first_claim)
     for number in range(1, 4):
         worker(chat, number)
     courier = Courier()
@@ -582,11 +627,11 @@ def test_nudges_due_still_go_when_planning_fails(
         tick(dispatcher)  # plans
 
         def broken_plan(now: datetime) -> int:
-            raise RuntimeError("a schedule the planner cannot read")
+            raise StorageError("the database went away while planning")
 
         nudges.plan = broken_plan  # type: ignore[method-assign]
         clock.now = FRIDAY_2PM + timedelta(seconds=1)
         assert tick(dispatcher) == (3, 0, 0, 0)
     finally:
         dispatcher.close()
-    assert "planning nudges failed" in caplog.text
+    assert "planning nudges stopped early" in caplog.text

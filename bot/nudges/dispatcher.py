@@ -1,4 +1,4 @@
-"""The tick: one APScheduler job that plans, claims and delivers due nudges.
+"""The tick: one APScheduler job that claims and delivers due nudges, and plans them.
 
 There is one job for everyone, not one per worker: the rows in the database say who
 is due, so a restart loses nothing and two processes share the work without sending
@@ -141,26 +141,22 @@ class Dispatcher:
         )
         try:
             # What is due already goes first, in a small claim, so the first messages
-            # leave at once; planning waits behind it on the database thread, and the
-            # claims after it see what it planned.
+            # leave at once. Planning waits behind it on the database thread (one thread:
+            # first come, first served), so every claim after the first sees what
+            # planning wrote, its chores' notices too; a claim always follows the first.
             first = min(self.batch, FIRST_CLAIM)
             upcoming = self._claim_next(first)
             planning = asyncio.ensure_future(self._run(self.nudges.plan, self.clock()))
-            limit = first
+            limit, claimed_after_planning = first, False
             while upcoming is not None:
                 claimed = await upcoming
                 upcoming = None
                 report.skipped += claimed.skipped
-                more = len(claimed.outbound) + claimed.skipped >= limit
-                if planning is not None and not more:
-                    # Once more after planning: what it planned, and the notices its
-                    # chores wrote (not counted in `planned`), may be due now.
-                    report.planned, planning = await self._planned(planning), None
-                    more = True
-                if more and not self._stopping:
+                full = len(claimed.outbound) + claimed.skipped >= limit
+                if (full or not claimed_after_planning) and not self._stopping:
                     # The next batch is claimed while this one is sent, so the channel is
                     # never idle waiting for the database between batches.
-                    limit = self.batch
+                    limit, claimed_after_planning = self.batch, True
                     upcoming = self._claim_next(limit)
                 await sending.hand_over(claimed.outbound)
                 if self._stopping:
@@ -197,8 +193,8 @@ class Dispatcher:
 
     @staticmethod
     async def _planned(planning: asyncio.Future[int]) -> int:
-        """How many rows planning planned. Its failure is logged and does not stop the
-        nudges already due from going out; the next tick plans again."""
+        """How many rows planning planned, once the tick's sending is done. Its failure is
+        logged, and the nudges already due went out regardless; the next tick plans again."""
         try:
             return await planning
         except StorageError as error:

@@ -181,7 +181,8 @@ class DeliveryBook:
         return self.plan_many([PlannedRow(user_id, kind, period, due_at, reference)], now) == 1
 
     def plan_many(self, rows: Iterable[PlannedRow], now: datetime) -> int:
-        """Plan many deliveries, one INSERT per chunk; how many were new.
+        """Plan many deliveries, one statement a chunk (an executemany on SQLite); how many
+        were new.
 
         Rows whose (worker, kind, period) is already planned, in the database or
         earlier in `rows`, are left out by the database itself (ON CONFLICT DO NOTHING),

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Final
 
-from sqlalchemy import ColumnElement, Connection, Integer, any_, bindparam
+from sqlalchemy import ColumnElement, Connection, any_, bindparam
 from sqlalchemy.dialects import postgresql
 
 LARGEST_ID: Final = 2**63 - 1  # the largest id a database column can hold
@@ -32,5 +32,5 @@ def among(
     """
     values = list(ids)
     if connection.dialect.name == "postgresql":
-        return column == any_(bindparam(None, values, type_=postgresql.ARRAY(Integer)))
+        return column == any_(bindparam(None, values, type_=postgresql.ARRAY(column.type)))
     return column.in_(values)
