@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import itertools
 from fractions import Fraction
 
 import pytest
@@ -127,7 +128,10 @@ def test_no_more_calls_are_on_their_way_than_the_cap() -> None:
             return True
 
         await asyncio.gather(
-            *(limiter.process_request(call, (), {}, "sendMessage", {}, None) for _ in range(10))
+            *(
+                limiter.process_request(call, (), {}, "sendMessage", {"chat_id": 1}, None)
+                for _ in range(10)
+            )
         )
         await limiter.shutdown()
         return most
@@ -151,3 +155,48 @@ def test_a_call_retried_after_a_429_is_counted_again() -> None:
         return attempts, len(limiter._starts._starts)
 
     assert asyncio.run(scenario()) == (2, 2)
+
+
+def test_calls_to_no_chat_are_not_paced_and_wait_behind_no_message() -> None:
+    """Telegram's limits count messages to chats: answering a button press is not held
+    up by a window full of messages, nor counted in it."""
+
+    async def scenario() -> tuple[bool, int]:
+        limiter = PacedLimiter(100)
+        blocked = asyncio.Event()
+
+        async def held(*_: object, **__: object) -> bool:
+            await blocked.wait()
+            return True
+
+        async def answer(*_: object, **__: object) -> bool:
+            return True
+
+        # Every slot on the way is taken by a message that has no answer yet.
+        messages = [
+            asyncio.create_task(
+                limiter.process_request(held, (), {}, "sendMessage", {"chat_id": 1}, None)
+            )
+            for _ in range(limiter.in_flight + 2)
+        ]
+        await asyncio.sleep(0.01)
+        answered = await asyncio.wait_for(
+            limiter.process_request(answer, (), {}, "answerCallbackQuery", {}, None), 1
+        )
+        counted = len(limiter._starts._starts)
+        blocked.set()
+        await asyncio.gather(*messages)
+        return bool(answered), counted
+
+    assert asyncio.run(scenario()) == (True, 3)  # only the three messages that started
+
+
+def test_a_backlog_goes_out_evenly_after_the_first_few() -> None:
+    """A second's allowance does not go out at once: after `burst`, starts are spaced at
+    the window's pace, so a reply after a busy moment waits one space, not a second."""
+    clock = Clock()
+    window = SlidingWindow(20, 1, burst=2, clock=clock, sleep=clock.sleep)
+    started = starts_of(window, clock, 8, {})
+    gaps = [later - earlier for earlier, later in itertools.pairwise(started)]
+    assert gaps[0] == 0  # the burst
+    assert gaps[1:] == pytest.approx([1 / 20] * 6)
