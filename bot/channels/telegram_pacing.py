@@ -19,8 +19,8 @@ waits a space, not the rest of a second. `in_flight` still keeps enough calls on
 way for the rate (at 1,000 a second, 10 calls answered within 10 ms each).
 
 Only calls to a chat are paced and counted, as in python-telegram-bot's own limiter:
-answering a button press, setting the commands and fetching updates are not messages,
-and must not wait behind a window full of nudges.
+answering a button press or setting the commands is not a message, and must not wait
+behind a window full of nudges. (python-telegram-bot never passes getUpdates to a limiter.)
 """
 
 from __future__ import annotations
@@ -130,8 +130,8 @@ class PacedLimiter(AIORateLimiter):
     ) -> ApiResult:
         if data.get("chat_id") is None:
             # Telegram's limits count messages to chats. A call with none (answering a
-            # button press, setting the commands, fetching updates) is not paced, as in
-            # python-telegram-bot's own limiter, and waits behind no message.
+            # button press, setting the commands) is not paced, as in python-telegram-bot's
+            # own limiter, and waits behind no message.
             return await super().process_request(
                 callback, args, kwargs, endpoint, data, rate_limit_args
             )
