@@ -86,7 +86,7 @@ from tests.fakes.telegram import Call, FakeTelegram  # noqa: E402
 WEBHOOK_PATH = "/telegram"
 FIRST_USER_ID = 900_001
 BASELINE_CHAT = 899_999
-RATE_LIMIT_PER_S = FloodLimit.MESSAGES_PER_SECOND  # AIORateLimiter's default overall limit
+RATE_LIMIT_PER_S = FloodLimit.MESSAGES_PER_SECOND  # Telegram's overall limit, the channel's default
 
 
 # ---- the rig: fake, bot, instrumentation -------------------------------------------------
@@ -266,7 +266,8 @@ def report(
         half,
         [
             f"(peak: the bot made {peak.bot_calls_per_s:.1f} calls/s to the fake; "
-            f"python-telegram-bot's AIORateLimiter allows {RATE_LIMIT_PER_S:g}/s in all)",
+            f"Telegram allows {RATE_LIMIT_PER_S:g}/s in all; the channel's limiter paces calls "
+            "to a chat under it)",
             f"(half peak: offered {half.offered_per_s or 0.0:.1f} updates/s; "
             f"ticks with every worker busy: {half.all_busy})",
             loadgen.added_by_kind_note(half),
