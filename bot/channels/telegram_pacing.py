@@ -5,12 +5,12 @@ Telegram counts the messages that reach it in any one second; over its limit it 
 (a second at least, often many). A refusal costs far more than a little spare room, so
 the pace is chosen to make one impossible, not merely rare:
 
-- A sliding window lets at most `window` calls start in any one second.
+- A sliding window lets at most `window` calls to a chat start in any one second.
 - Calls that started before a second began can still arrive inside it, late because a
   busy process or network held them up. Counting the calls on their way (`in_flight`)
   caps how many can: at most that many.
 
-So in any second Telegram sees at most `window + in_flight` calls, kept a small margin
+So in any second Telegram sees at most `window + in_flight` calls to a chat, kept just
 under the limit. Unlike a leaky bucket, the window makes up for a moment the process was
 held up (a pause of 20 ms is followed by the 20 calls it missed, within the second's
 allowance and the burst below), so a busy process loses no rate. Starts beyond a burst
@@ -78,30 +78,38 @@ class SlidingWindow:
         self._tolerance = (self.burst - 1) * self._spacing
         self._clock = clock
         self._sleep = sleep
-        self._starts: deque[float] = deque()
+        # When each start in the window leaves it. Kept as that instant, not the start's
+        # own, so the test that frees a place and the wait for one compare one number:
+        # computed twice in floating point, they could disagree and let a call through
+        # into a full window.
+        self._leaving: deque[float] = deque()
         self._turn = asyncio.Lock()
 
     async def acquire(self) -> None:
         async with self._turn:
             while True:
                 now = self._clock()
-                starts = self._starts
-                while starts and starts[0] <= now - self.period:
-                    starts.popleft()
+                leaving = self._leaving
+                while leaving and leaving[0] <= now:
+                    leaving.popleft()
                 due = max(self._due, now)
                 wait = due - self._tolerance - now
-                if len(starts) >= self.limit:
-                    wait = max(wait, starts[0] + self.period - now)
+                if len(leaving) >= self.limit:
+                    wait = max(wait, leaving[0] - now)
                 if wait <= 0:
-                    starts.append(now)
+                    leaving.append(now + self.period)
                     self._due = due + self._spacing
                     return
                 await self._sleep(wait)
 
+    def in_window(self) -> int:
+        """How many starts the window holds (those of the last `period`, as last seen)."""
+        return len(self._leaving)
+
 
 class PacedLimiter(AIORateLimiter):
-    """python-telegram-bot's AIORateLimiter (429 retries, group limits) with every call's
-    start held to a sliding window and a cap on calls in flight, as above."""
+    """python-telegram-bot's AIORateLimiter (429 retries, group limits) with the start of
+    every call to a chat held to a sliding window and a cap on calls in flight, as above."""
 
     def __init__(self, messages_per_second: float) -> None:
         rate = messages_per_second
@@ -147,5 +155,5 @@ class PacedLimiter(AIORateLimiter):
         return await super().process_request(paced, args, kwargs, endpoint, data, rate_limit_args)
 
     def most_in_any_second(self) -> float:
-        """The most calls Telegram can receive in one second from this limiter."""
+        """The most calls to a chat Telegram can receive in one second from this limiter."""
         return self.window + self.in_flight
