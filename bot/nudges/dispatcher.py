@@ -75,7 +75,6 @@ class Dispatcher:
         # Database work leaves the event loop; one thread keeps a tick's steps in order.
         self._database = ThreadPoolExecutor(max_workers=1, thread_name_prefix="nudges")
         self._ticking = asyncio.Lock()
-        self._settling = asyncio.Lock()
         self._outcomes: list[tuple[Delivery, Pushed]] = []
         self._closed = False
         self._stopping = False  # set at once by stop(): no new batch is claimed
@@ -239,17 +238,18 @@ class Dispatcher:
         while one settle runs, or within SETTLE_EVERY_S after it, go together in the
         next: under load about ten transactions a second, and when quiet each send at
         once (a crash can only resend what was on its way, or had just arrived)."""
-        async with self._settling:
-            if not self._outcomes:
-                return  # an earlier settle took them
-            outcomes, self._outcomes = self._outcomes, []
-            try:
-                await self._run(self.nudges.settle, outcomes, self.clock(), self.claimant)
-            except Exception as error:
-                # Kept to be recorded by the next settle: a message that went out must
-                # be marked sent, or its row would come back and be sent again.
-                self._outcomes[:0] = outcomes
-                log.error("recording %d nudge outcomes failed: %s", len(outcomes), error)
+        # One settle at a time without a lock: a tick's settler runs them one after
+        # another, and the tick's last one only once the settler has finished.
+        if not self._outcomes:
+            return
+        outcomes, self._outcomes = self._outcomes, []
+        try:
+            await self._run(self.nudges.settle, outcomes, self.clock(), self.claimant)
+        except Exception as error:
+            # Kept to be recorded by the next settle: a message that went out must be
+            # marked sent, or its row would come back and be sent again.
+            self._outcomes[:0] = outcomes
+            log.error("recording %d nudge outcomes failed: %s", len(outcomes), error)
 
     async def _run(self, work: Callable[..., T], *args: Any) -> T:
         return await asyncio.get_running_loop().run_in_executor(self._database, work, *args)

@@ -147,10 +147,9 @@ class Nudges:
         """`schedule` for many workers in two queries, for the tick's batches."""
         own = NudgeSettingsBook(tx.connection).get_many(user_ids)
         zones = tx.timezones(user_ids)
-        return {uid: self._merge(own.get(uid), zones.get(uid)) for uid in user_ids}
-
-    def _merge(self, own: StoredNudgeSettings | None, known_zone: str | None) -> NudgeSchedule:
-        return merged_schedule(self.defaults, own, known_zone)
+        return {
+            uid: merged_schedule(self.defaults, own.get(uid), zones.get(uid)) for uid in user_ids
+        }
 
     # ---- planning ----------------------------------------------------------------
 
